@@ -1,0 +1,112 @@
+"""The running pipeline of one `vitrina up`: warehouse, schema, validators, group-commit
+writer, self-metrics and the read-only SQL runner, opened and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import msgspec
+
+from vitrina.config import Settings
+from vitrina.intake.validate import Checked, StreamValidator
+from vitrina.load.group_commit import GroupCommitWriter
+from vitrina.selfmetrics import PipelineMetrics
+from vitrina.streams.declare import Stream
+from vitrina.warehouse.client import Warehouse, parse_dsn
+from vitrina.warehouse.ddl import REJECTED_TABLE
+from vitrina.warehouse.readonly import ReadOnlySql
+from vitrina.warehouse.schema import migrate
+
+log = logging.getLogger(__name__)
+RAW_KEEP_BYTES = 64 * 1024  # a rejected item's raw text is kept up to this size
+
+
+class _RejectedRow(msgspec.Struct):
+    stream: str
+    source: str
+    position: str
+    reason: str
+    raw: str
+
+
+_reject_encoder = msgspec.json.Encoder()
+
+
+def rejected_rows(stream: str, source: str, checked: Checked) -> bytes:
+    rows = [
+        _RejectedRow(
+            stream,
+            source,
+            "" if p.index is None else str(p.index),
+            f"{p.field}: {p.message}" if p.field else p.message,
+            raw[:RAW_KEEP_BYTES].decode("utf-8", "replace"),
+        )
+        for p, raw in zip(checked.problems, checked.raws)
+    ]
+    return _reject_encoder.encode_lines(rows)
+
+
+@dataclass
+class Stored:
+    accepted: int
+    rejected: int
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.streams: dict[str, Stream] = settings.streams
+        self.validators = {name: StreamValidator(s) for name, s in self.streams.items()}
+        self.warehouse: Warehouse | None = None
+        self.writer: GroupCommitWriter | None = None
+        self.sql: ReadOnlySql | None = None
+        self.metrics = PipelineMetrics(lambda: self.writer.pending_rows if self.writer else 0)
+        self.ready = False
+        self.started_at = time.time()
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        s = self.settings
+        self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database), fsync=s.writer.fsync)
+        applied = migrate(self.warehouse, self.streams.values(), s.retention)
+        if applied:
+            log.info("schema migrations applied: %s", applied)
+        self.sql = ReadOnlySql(self.warehouse, max_rows=s.sql.max_rows, timeout_s=s.sql.timeout_s)
+        self.writer = GroupCommitWriter(
+            self.warehouse.insert_json_rows,
+            flush_rows=s.writer.flush_rows,
+            linger_ms=s.writer.linger_ms,
+            max_pending_rows=s.writer.max_pending_rows,
+            observe=self.metrics.observe_insert,
+        )
+        self.writer.start(loop)
+        self.ready = True
+
+    def close(self) -> None:
+        self.ready = False
+        if self.writer is not None:
+            self.writer.close()  # drains everything accepted
+        if self.sql is not None:
+            self.sql.close()
+        if self.warehouse is not None:
+            self.warehouse.close()
+
+    async def store(self, stream: str, checked: Checked, source: str = "http") -> Stored:
+        """Insert the good rows and keep the rejected items; returns once both are durable."""
+        assert self.writer is not None
+        waits = []
+        if checked.count:
+            waits.append(self.writer.submit(stream, checked.rows, checked.count))
+        if checked.problems:
+            waits.append(self.writer.submit(REJECTED_TABLE, rejected_rows(stream, source, checked), len(checked.problems)))
+        if len(waits) == 1:
+            await waits[0]
+        elif waits:
+            await asyncio.gather(*waits)
+        if checked.count:
+            self.metrics.accepted.labels(stream).inc(checked.count)
+        if checked.problems:
+            self.metrics.rejected.labels(stream).inc(len(checked.problems))
+        return Stored(checked.count, len(checked.problems))

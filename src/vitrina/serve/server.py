@@ -1,0 +1,78 @@
+"""Running `vitrina up`: uvicorn on the composed app, a server file in the data folder so that
+`vitrina sql` finds the running instance, and a clean drain on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import uvicorn
+
+from vitrina.config import Settings
+from vitrina.serve.app import VitrinaApp
+
+log = logging.getLogger(__name__)
+SERVER_FILE = "server.json"
+
+
+def server_file(data_dir: Path) -> Path:
+    return data_dir / SERVER_FILE
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of a live `vitrina up` on this data folder, if any."""
+    path = server_file(data_dir)
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(info["url"])
+
+
+def base_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+async def serve(settings: Settings, on_ready: Callable[[str], Awaitable[None] | None] | None = None) -> None:
+    app = VitrinaApp(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+    )
+    server = uvicorn.Server(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = base_url(settings)
+    info = server_file(settings.data_dir)
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.02)
+        info.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+        if on_ready is not None:
+            result = on_ready(url)
+            if asyncio.iscoroutine(result):
+                await result
+
+    watcher = asyncio.create_task(announce())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+        info.unlink(missing_ok=True)
+    if not server.started:
+        raise SystemExit("vitrina could not start (see the log above)")
