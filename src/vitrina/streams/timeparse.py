@@ -7,6 +7,7 @@ unambiguous for any time between 1973 and 2262.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 MAX_NS = 2**63 - 1  # DateTime64(9) and Int64 nanoseconds end in 2262
@@ -45,7 +46,14 @@ def to_epoch_ns(value: str | int | float, unit: str = "auto") -> int:
         if value != value or value in (float("inf"), float("-inf")):
             raise TimeError("a time must be a finite number")
         scale = _SCALE[_auto_unit(value) if unit == "auto" else unit]
-        ns = value * scale if isinstance(value, int) else int(round(value * scale))
+        if isinstance(value, int):
+            ns = value * scale
+        else:
+            # A double holds ~16 digits: multiplying 1.7e9 s by 1e9 would smear the fraction
+            # (…20.25 s became …20.249). Scale the whole and fractional parts apart, and keep
+            # the fraction to the microsecond, which is all a double of epoch seconds carries.
+            whole = math.floor(value)
+            ns = whole * scale + round((value - whole) * scale / 1000) * 1000
     if not 0 <= ns <= MAX_NS:
         raise TimeError("time out of range (1970-01-01 .. 2262-04-11)")
     return int(ns)

@@ -1,0 +1,140 @@
+"""Tests run against a real `vitrina up`: a subprocess with a real socket and a real chdb folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll `check` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the thing polled may not be up yet
+            last_exc = exc
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+
+
+class VitrinaProcess:
+    """One `vitrina up` on a data folder; can be stopped, killed and started again."""
+
+    def __init__(self, data_dir: Path, config: Path | None = None, extra_args: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.config = config
+        self.extra_args = extra_args or []
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"vitrina-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> VitrinaProcess:
+        cmd = [sys.executable, "-m", "vitrina", "up", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log.close()
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"vitrina exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+
+        wait_until(ready, timeout, "vitrina /readyz")
+        return self
+
+    def stop(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait: the clean shutdown path (drains the writer)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: the crash path."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
+        self.proc = None
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        resp = httpx.post(f"{self.url}/v1/sql", content=query.encode(), timeout=60)
+        assert resp.status_code == 200, resp.text
+        return list(resp.json()["data"])
+
+    def scalar(self, query: str) -> Any:
+        rows = self.sql(query)
+        return next(iter(rows[0].values()))
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw) if body is not None else httpx.post(f"{self.url}{path}", timeout=30, **kw)
+
+
+@pytest.fixture
+def tmp_folder() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="vitrina-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_vitrina(tmp_folder: Path) -> Iterator[Any]:
+    """A factory for servers on fresh (or given) data folders; all are stopped at the end."""
+    started: list[VitrinaProcess] = []
+
+    def make(config_text: str | None = None, data_dir: Path | None = None, start: bool = True, extra_args: list[str] | None = None) -> VitrinaProcess:
+        config = None
+        if config_text is not None:
+            config = tmp_folder / f"config-{len(started)}.toml"
+            config.write_text(config_text)
+        v = VitrinaProcess(data_dir or tmp_folder / "data", config, extra_args)
+        started.append(v)
+        return v.start() if start else v
+
+    yield make
+    for v in started:
+        if v.proc is not None:
+            v.proc.kill()
+            v.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def vitrina() -> Iterator[VitrinaProcess]:
+    """One server shared by a test module (tests use their own markers to tell their rows apart)."""
+    folder = Path(tempfile.mkdtemp(prefix="vitrina-test-"))
+    v = VitrinaProcess(folder / "data").start()
+    yield v
+    if v.proc is not None:
+        v.stop()
+    shutil.rmtree(folder, ignore_errors=True)
