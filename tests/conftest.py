@@ -98,7 +98,11 @@ class VitrinaProcess:
         return next(iter(rows[0].values()))
 
     def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw) if body is not None else httpx.post(f"{self.url}{path}", timeout=30, **kw)
+        return (
+            httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw)
+            if body is not None
+            else httpx.post(f"{self.url}{path}", timeout=30, **kw)
+        )
 
 
 @pytest.fixture
@@ -113,7 +117,9 @@ def make_vitrina(tmp_folder: Path) -> Iterator[Any]:
     """A factory for servers on fresh (or given) data folders; all are stopped at the end."""
     started: list[VitrinaProcess] = []
 
-    def make(config_text: str | None = None, data_dir: Path | None = None, start: bool = True, extra_args: list[str] | None = None) -> VitrinaProcess:
+    def make(
+        config_text: str | None = None, data_dir: Path | None = None, start: bool = True, extra_args: list[str] | None = None
+    ) -> VitrinaProcess:
         config = None
         if config_text is not None:
             config = tmp_folder / f"config-{len(started)}.toml"

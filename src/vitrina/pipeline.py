@@ -44,7 +44,7 @@ def rejected_rows(stream: str, source: str, checked: Checked) -> bytes:
             f"{p.field}: {p.message}" if p.field else p.message,
             raw[:RAW_KEEP_BYTES].decode("utf-8", "replace"),
         )
-        for p, raw in zip(checked.problems, checked.raws)
+        for p, raw in zip(checked.problems, checked.raws, strict=False)
     ]
     return _reject_encoder.encode_lines(rows)
 

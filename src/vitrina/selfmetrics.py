@@ -15,11 +15,15 @@ class PipelineMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.accepted = Counter("vitrina_accepted_events", "Events stored, per stream", ["stream"], registry=r)
-        self.rejected = Counter("vitrina_rejected_events", "Events rejected and kept in the rejected table, per stream", ["stream"], registry=r)
+        self.rejected = Counter(
+            "vitrina_rejected_events", "Events rejected and kept in the rejected table, per stream", ["stream"], registry=r
+        )
         self.requests = Counter("vitrina_intake_requests", "Intake requests by answer status", ["status"], registry=r)
         self.batch_rows = Histogram("vitrina_insert_batch_rows", "Rows per insert", ["table"], buckets=_BATCH_BUCKETS, registry=r)
         self.insert_seconds = Histogram("vitrina_insert_seconds", "Insert latency", ["table"], buckets=_SECONDS_BUCKETS, registry=r)
-        self.request_seconds = Histogram("vitrina_intake_request_seconds", "Intake request latency, from body read to answer", buckets=_SECONDS_BUCKETS, registry=r)
+        self.request_seconds = Histogram(
+            "vitrina_intake_request_seconds", "Intake request latency, from body read to answer", buckets=_SECONDS_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("vitrina_writer_pending_rows", "Rows waiting for the group-commit writer", registry=r)
         self.queue_depth.set_function(pending_rows)
 

@@ -20,43 +20,95 @@ def sample(stream: str, marker: str) -> dict[str, Any]:
         return {"metric_name": marker, "metric_value": 3}
     if stream == "uploads":
         return {
-            "ts_ns": 1_700_000_000_000_000_000, "item_id": 1_234_567_890, "company_id": 1001, "category_id": 7,
-            "origin": "upload/ui", "media": {"jpg": 2}, "country": None, "url_by_media": {"jpg:https://cdn.host/1.jpg": 1},
-            "event": "SAVE", "attempt_id": marker, "request_id": 42, "up_ts": 1_700_000_010_000_000_000, "is_created": 1,
-            "origin_id": 3, "data": {"any": ["json"]},
+            "ts_ns": 1_700_000_000_000_000_000,
+            "item_id": 1_234_567_890,
+            "company_id": 1001,
+            "category_id": 7,
+            "origin": "upload/ui",
+            "media": {"jpg": 2},
+            "country": None,
+            "url_by_media": {"jpg:https://cdn.host/1.jpg": 1},
+            "event": "SAVE",
+            "attempt_id": marker,
+            "request_id": 42,
+            "up_ts": 1_700_000_010_000_000_000,
+            "is_created": 1,
+            "origin_id": 3,
+            "data": {"any": ["json"]},
         }
     if stream == "quotes":
         levels = {f"bid_{i}": float(i) for i in range(1, 51)} | {f"ask_{i}": float(i) + 0.5 for i in range(1, 51)}
         return {"timestamp": 1_700_000_000.25, **levels, "stats": [25.5, 26.0]}
     if stream == "site_events":
-        return {"dt": "2024-05-01T07:00:00Z", "name": "click", "user_id": 5, "url": "https://shop.example/cart",
-                "obj": "button", "obj_id": marker, "product_id": 2, "amount": 10.0, "exp": {"a": "b"}}
+        return {
+            "dt": "2024-05-01T07:00:00Z",
+            "name": "click",
+            "user_id": 5,
+            "url": "https://shop.example/cart",
+            "obj": "button",
+            "obj_id": marker,
+            "product_id": 2,
+            "amount": 10.0,
+            "exp": {"a": "b"},
+        }
     if stream == "store_events":
-        return {"time": "2024-05-01T07:00:00+03:00", "type": "purchase", "product_id": 9, "category_id": 3,
-                "category_code": "electronics.smartphone", "brand": None, "price": 99.5, "user_id": 77,
-                "user_session": marker, "datacenter": "eu"}
+        return {
+            "time": "2024-05-01T07:00:00+03:00",
+            "type": "purchase",
+            "product_id": 9,
+            "category_id": 3,
+            "category_code": "electronics.smartphone",
+            "brand": None,
+            "price": 99.5,
+            "user_id": 77,
+            "user_session": marker,
+            "datacenter": "eu",
+        }
     if stream == "probes":
         return {"time": 1_700_000_000_123, "location": "eu-west", "target": marker, "status_code": 200, "response_time_ms": 12.5}
     raise KeyError(stream)
 
 
 # Where each stream's marker lands, to count stored rows.
-MARKER_COLUMN = {"metrics": "metric_name", "uploads": "attempt_id", "quotes": None, "site_events": "obj_id",
-                 "store_events": "user_session", "probes": "target"}
+MARKER_COLUMN = {
+    "metrics": "metric_name",
+    "uploads": "attempt_id",
+    "quotes": None,
+    "site_events": "obj_id",
+    "store_events": "user_session",
+    "probes": "target",
+}
 STREAMS = list(MARKER_COLUMN)
 
 # (stream, field, bad value or DELETE, expected status) -- each must be named in the error.
 DELETE = object()
 BAD = [
-    ("metrics", "metric_value", "high", 422), ("metrics", "metric_value", DELETE, 422), ("metrics", "metric_name", "x" * 300, 422),
-    ("metrics", "metric_value", True, 422), ("metrics", "time", "yesterday", 422), ("metrics", "tags", {"a": 1}, 422),
-    ("uploads", "item_id", -1, 422), ("uploads", "event", "SAVED", 422), ("uploads", "ts_ns", "soon", 422),
-    ("uploads", "media", {"jpg": "two"}, 422), ("uploads", "is_created", 2, 422), ("uploads", "company_id", DELETE, 422),
-    ("quotes", "bid_7", "1.5", 422), ("quotes", "ask_50", DELETE, 422), ("quotes", "stats", [1, "x"], 422),
-    ("site_events", "url", "not a url", 422), ("site_events", "user_id", -5, 422), ("site_events", "amount", -1, 422),
-    ("site_events", "dt", DELETE, 422), ("site_events", "exp", ["a"], 422),
-    ("store_events", "type", "refund", 422), ("store_events", "price", -0.01, 422), ("store_events", "user_session", DELETE, 422),
-    ("probes", "status_code", 1000, 422), ("probes", "response_time_ms", "fast", 422), ("probes", "location", 5, 422),
+    ("metrics", "metric_value", "high", 422),
+    ("metrics", "metric_value", DELETE, 422),
+    ("metrics", "metric_name", "x" * 300, 422),
+    ("metrics", "metric_value", True, 422),
+    ("metrics", "time", "yesterday", 422),
+    ("metrics", "tags", {"a": 1}, 422),
+    ("uploads", "item_id", -1, 422),
+    ("uploads", "event", "SAVED", 422),
+    ("uploads", "ts_ns", "soon", 422),
+    ("uploads", "media", {"jpg": "two"}, 422),
+    ("uploads", "is_created", 2, 422),
+    ("uploads", "company_id", DELETE, 422),
+    ("quotes", "bid_7", "1.5", 422),
+    ("quotes", "ask_50", DELETE, 422),
+    ("quotes", "stats", [1, "x"], 422),
+    ("site_events", "url", "not a url", 422),
+    ("site_events", "user_id", -5, 422),
+    ("site_events", "amount", -1, 422),
+    ("site_events", "dt", DELETE, 422),
+    ("site_events", "exp", ["a"], 422),
+    ("store_events", "type", "refund", 422),
+    ("store_events", "price", -0.01, 422),
+    ("store_events", "user_session", DELETE, 422),
+    ("probes", "status_code", 1000, 422),
+    ("probes", "response_time_ms", "fast", 422),
+    ("probes", "location", 5, 422),
 ]
 
 
@@ -87,8 +139,14 @@ def test_values_are_stored_as_sent(vitrina: VitrinaProcess) -> None:
     mark = marker()
     assert vitrina.post("/v1/streams/uploads", sample("uploads", mark)).status_code == 200
     row = vitrina.sql(f"SELECT ts_ns, request_id, data, country, media, is_created FROM vitrina.uploads WHERE attempt_id = '{mark}'")[0]
-    assert row == {"ts_ns": 1_700_000_000_000_000_000, "request_id": "42", "data": '{"any":["json"]}', "country": None,
-                   "media": {"jpg": 2}, "is_created": 1}
+    assert row == {
+        "ts_ns": 1_700_000_000_000_000_000,
+        "request_id": "42",
+        "data": '{"any":["json"]}',
+        "country": None,
+        "media": {"jpg": 2},
+        "is_created": 1,
+    }
     mark = marker()
     assert vitrina.post("/v1/streams/store_events", sample("store_events", mark)).status_code == 200
     when = vitrina.scalar(f"SELECT toString(time) FROM vitrina.store_events WHERE user_session = '{mark}'")
@@ -98,9 +156,16 @@ def test_values_are_stored_as_sent(vitrina: VitrinaProcess) -> None:
     assert vitrina.scalar(f"SELECT toString(time) FROM vitrina.probes WHERE target = '{mark}'") == "2023-11-14 22:13:20.123"
 
 
-@pytest.mark.parametrize("value,expected", [(1_700_000_000, "2023-11-14 22:13:20.000"), (1_700_000_000_500, "2023-11-14 22:13:20.500"),
-                                            (1_700_000_000_500_000_000, "2023-11-14 22:13:20.500"), ("2023-11-14T22:13:20.5Z", "2023-11-14 22:13:20.500"),
-                                            (1_700_000_000.25, "2023-11-14 22:13:20.250")])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (1_700_000_000, "2023-11-14 22:13:20.000"),
+        (1_700_000_000_500, "2023-11-14 22:13:20.500"),
+        (1_700_000_000_500_000_000, "2023-11-14 22:13:20.500"),
+        ("2023-11-14T22:13:20.5Z", "2023-11-14 22:13:20.500"),
+        (1_700_000_000.25, "2023-11-14 22:13:20.250"),
+    ],
+)
 def test_time_in_every_unit(vitrina: VitrinaProcess, value: Any, expected: str) -> None:
     mark = marker()
     assert vitrina.post("/v1/streams/metrics", {"metric_name": mark, "metric_value": 1, "time": value}).status_code == 200
@@ -235,6 +300,7 @@ def test_body_over_the_limit_is_413(vitrina: VitrinaProcess) -> None:
     bomb = gzip.compress(b"[" + b" " * (11 * 1024 * 1024) + b"]")
     resp = vitrina.post("/v1/streams/metrics", content=bomb, headers={"content-type": "application/json", "content-encoding": "gzip"})
     assert resp.status_code == 413 and "decompressed" in resp.json()["message"]
+
     # a chunked body without Content-Length is counted as it arrives
     def chunks() -> Any:
         for _ in range(12):
@@ -246,10 +312,21 @@ def test_body_over_the_limit_is_413(vitrina: VitrinaProcess) -> None:
 
 
 def test_no_500_from_odd_input(vitrina: VitrinaProcess) -> None:
-    odd = [b"null", b"[]", b"[null]", b"[[]]", b'{"metric_name": null, "metric_value": 1}', b'{"metric_value": 1e999, "metric_name": "x"}',
-           b'{"metric_value": NaN, "metric_name": "x"}', b'{"metric_value": Infinity, "metric_name": "x"}',
-           b'{"metric_name": "\\ud800", "metric_value": 1}', b"\x00\x01", b'{"metric_name": "a", "metric_value": 1, "time": -5}',
-           b'{"metric_name": "a", "metric_value": 1, "time": 1e30}', b'{"metric_name": "a", "metric_value": 99999999999999999999999999}']
+    odd = [
+        b"null",
+        b"[]",
+        b"[null]",
+        b"[[]]",
+        b'{"metric_name": null, "metric_value": 1}',
+        b'{"metric_value": 1e999, "metric_name": "x"}',
+        b'{"metric_value": NaN, "metric_name": "x"}',
+        b'{"metric_value": Infinity, "metric_name": "x"}',
+        b'{"metric_name": "\\ud800", "metric_value": 1}',
+        b"\x00\x01",
+        b'{"metric_name": "a", "metric_value": 1, "time": -5}',
+        b'{"metric_name": "a", "metric_value": 1, "time": 1e30}',
+        b'{"metric_name": "a", "metric_value": 99999999999999999999999999}',
+    ]
     for body in odd:
         resp = vitrina.post("/v1/streams/metrics", content=body, headers={"content-type": "application/json"})
         assert 200 <= resp.status_code < 500, (body, resp.status_code, resp.text)

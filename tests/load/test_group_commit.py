@@ -57,7 +57,9 @@ def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(make_vitrina: A
     assert not missing, f"{len(missing)} acknowledged requests not stored exactly once, e.g. {missing[:5]}"
     assert all(n in (0, PER_REQUEST) for n in counts.values()), "a request was stored twice or in part"
     # every acknowledged event is also in the rollups, once
-    rolled = {r["metric_name"]: r["n"] for r in v.sql("SELECT metric_name, countMerge(count) AS n FROM vitrina.metrics_1s GROUP BY metric_name")}
+    rolled = {
+        r["metric_name"]: r["n"] for r in v.sql("SELECT metric_name, countMerge(count) AS n FROM vitrina.metrics_1s GROUP BY metric_name")
+    }
     assert all(rolled.get(name) == PER_REQUEST for name in acked)
 
 
@@ -83,7 +85,11 @@ def test_shutdown_drains_accepted_requests(make_vitrina: Any) -> None:
 def test_overload_is_503_with_retry_after(make_vitrina: Any) -> None:
     v = make_vitrina("[writer]\nlinger_ms = 2000\nflush_rows = 1000000\nmax_pending_rows = 5\n[limits]\nretry_after_s = 2\n")
     first: dict[str, Any] = {}
-    t = threading.Thread(target=lambda: first.update(r=httpx.post(f"{v.url}/v1/streams/metrics", json=[{"metric_name": "a", "metric_value": 1}] * 5, timeout=30)))
+    t = threading.Thread(
+        target=lambda: first.update(
+            r=httpx.post(f"{v.url}/v1/streams/metrics", json=[{"metric_name": "a", "metric_value": 1}] * 5, timeout=30)
+        )
+    )
     t.start()
     wait_until(lambda: "vitrina_writer_pending_rows 5.0" in httpx.get(f"{v.url}/metrics").text, 10, "the writer to be full")
     started = time.monotonic()

@@ -24,7 +24,10 @@ def test_health_and_readiness(vitrina: VitrinaProcess) -> None:
 
 def test_metrics_count_what_happened(vitrina: VitrinaProcess) -> None:
     before = _samples(vitrina)
-    assert vitrina.post("/v1/streams/probes", [{"location": "m", "target": "t", "status_code": 200, "response_time_ms": 1}] * 7).status_code == 200
+    assert (
+        vitrina.post("/v1/streams/probes", [{"location": "m", "target": "t", "status_code": 200, "response_time_ms": 1}] * 7).status_code
+        == 200
+    )
     assert vitrina.post("/v1/streams/probes", [{"location": "m"}] * 2).status_code == 422
     after = _samples(vitrina)
 

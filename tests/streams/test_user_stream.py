@@ -34,10 +34,18 @@ figures = { avg_paid = "if(orders = 0, 0, revenue / orders)" }
 
 def test_user_declared_stream_end_to_end(make_vitrina: Any) -> None:
     v = make_vitrina(ORDERS)
-    ok = v.post("/v1/streams/orders", [{"shop": "a", "amount": 10, "status": "paid"}, {"shop": "a", "amount": 5, "status": "new"},
-                                        {"shop": "b", "amount": 1, "status": "paid"}])
+    ok = v.post(
+        "/v1/streams/orders",
+        [
+            {"shop": "a", "amount": 10, "status": "paid"},
+            {"shop": "a", "amount": 5, "status": "new"},
+            {"shop": "b", "amount": 1, "status": "paid"},
+        ],
+    )
     assert ok.json() == {"accepted": 3, "rejected": []}
-    bad = v.post("/v1/streams/orders", [{"shop": "toolongname-toolong", "amount": 1, "status": "paid"}, {"shop": "a", "amount": -1, "status": "x"}])
+    bad = v.post(
+        "/v1/streams/orders", [{"shop": "toolongname-toolong", "amount": 1, "status": "paid"}, {"shop": "a", "amount": -1, "status": "x"}]
+    )
     assert bad.status_code == 422 and [d["field"] for d in bad.json()["detail"]] == ["shop", "amount"]
     create = v.scalar("SHOW CREATE TABLE vitrina.orders")
     assert "TTL" in create and "ORDER BY (shop, placed)" in create
@@ -53,22 +61,30 @@ def test_extending_a_stream_adds_columns_on_restart(make_vitrina: Any, tmp_folde
     v = make_vitrina(ORDERS)
     assert v.post("/v1/streams/orders", {"shop": "a", "amount": 1, "status": "new"}).status_code == 200
     v.stop()
-    extended = ORDERS.replace('status = { type = "enum", values = ["new", "paid"] }',
-                              'status = { type = "enum", values = ["new", "paid"] }\ncoupon = { type = "string", required = false }')
+    extended = ORDERS.replace(
+        'status = { type = "enum", values = ["new", "paid"] }',
+        'status = { type = "enum", values = ["new", "paid"] }\ncoupon = { type = "string", required = false }',
+    )
     v2 = make_vitrina(extended, data_dir=v.data_dir)
     assert v2.post("/v1/streams/orders", {"shop": "a", "amount": 1, "status": "new", "coupon": "X1"}).status_code == 200
-    assert v2.sql("SELECT coupon, count() AS n FROM vitrina.orders GROUP BY coupon ORDER BY coupon NULLS FIRST") == [{"coupon": None, "n": 1}, {"coupon": "X1", "n": 1}]
+    assert v2.sql("SELECT coupon, count() AS n FROM vitrina.orders GROUP BY coupon ORDER BY coupon NULLS FIRST") == [
+        {"coupon": None, "n": 1},
+        {"coupon": "X1", "n": 1},
+    ]
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[streams.metrics.fields]\na = { type = 'string' }", "built-in"),
-    ("[streams.x.fields]\na = { type = 'strin' }", "unknown type"),
-    ("[streams.x]\nfields = {}", "declare its fields"),
-    ("[streams.x.fields]\na = { type = 'enum' }", "needs `values`"),
-    ("[streams.X.fields]\na = { type = 'string' }", "must match"),
-    ("[writer]\nflush_row = 1", "unknown settings"),
-    ("nonsense = = 1", "Invalid value"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[streams.metrics.fields]\na = { type = 'string' }", "built-in"),
+        ("[streams.x.fields]\na = { type = 'strin' }", "unknown type"),
+        ("[streams.x]\nfields = {}", "declare its fields"),
+        ("[streams.x.fields]\na = { type = 'enum' }", "needs `values`"),
+        ("[streams.X.fields]\na = { type = 'string' }", "must match"),
+        ("[writer]\nflush_row = 1", "unknown settings"),
+        ("nonsense = = 1", "Invalid value"),
+    ],
+)
 def test_bad_config_is_named(tmp_path: Any, text: str, message: str) -> None:
     path = tmp_path / "c.toml"
     path.write_text(text)

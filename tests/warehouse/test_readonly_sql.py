@@ -12,24 +12,31 @@ from vitrina.warehouse.readonly import _single_statement
 def test_select_returns_meta_data_rows(vitrina: VitrinaProcess) -> None:
     resp = httpx.get(f"{vitrina.url}/v1/sql", params={"query": "SELECT number AS n, toString(number) AS s FROM numbers(3)"})
     assert resp.status_code == 200
-    assert resp.json() == {"meta": [{"name": "n", "type": "UInt64"}, {"name": "s", "type": "String"}],
-                           "data": [{"n": 0, "s": "0"}, {"n": 1, "s": "1"}, {"n": 2, "s": "2"}], "rows": 3, "truncated": False}
+    assert resp.json() == {
+        "meta": [{"name": "n", "type": "UInt64"}, {"name": "s", "type": "String"}],
+        "data": [{"n": 0, "s": "0"}, {"n": 1, "s": "1"}, {"n": 2, "s": "2"}],
+        "rows": 3,
+        "truncated": False,
+    }
     as_json = httpx.post(f"{vitrina.url}/v1/sql", json={"query": "SELECT 1 AS one"})
     assert as_json.json()["data"] == [{"one": 1}]
 
 
-@pytest.mark.parametrize("query", [
-    "INSERT INTO vitrina.metrics (metric_name, metric_value) VALUES ('x', 1)",
-    "DROP TABLE vitrina.metrics",
-    "TRUNCATE TABLE vitrina.rejected",
-    "ALTER TABLE vitrina.metrics DELETE WHERE 1",
-    "CREATE TABLE vitrina.x (a Int8) ENGINE = Memory",
-    "SET readonly = 0",
-    "SET max_result_rows = 0",
-    "SELECT 1 SETTINGS readonly = 0",
-    "SELECT 1 SETTINGS max_execution_time = 100000",
-    "OPTIMIZE TABLE vitrina.metrics FINAL",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "INSERT INTO vitrina.metrics (metric_name, metric_value) VALUES ('x', 1)",
+        "DROP TABLE vitrina.metrics",
+        "TRUNCATE TABLE vitrina.rejected",
+        "ALTER TABLE vitrina.metrics DELETE WHERE 1",
+        "CREATE TABLE vitrina.x (a Int8) ENGINE = Memory",
+        "SET readonly = 0",
+        "SET max_result_rows = 0",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SELECT 1 SETTINGS max_execution_time = 100000",
+        "OPTIMIZE TABLE vitrina.metrics FINAL",
+    ],
+)
 def test_writes_ddl_and_settings_are_403(vitrina: VitrinaProcess, query: str) -> None:
     resp = httpx.post(f"{vitrina.url}/v1/sql", content=query.encode())
     assert resp.status_code == 403, resp.text
@@ -57,9 +64,18 @@ def test_time_limit(make_vitrina: object) -> None:
     assert resp.status_code == 408 and "time limit" in resp.json()["message"]
 
 
-@pytest.mark.parametrize("sql,single", [
-    ("SELECT 1", True), ("SELECT 1;", True), ("SELECT ';'", True), ("SELECT 1 -- ; x\n", True), ("SELECT /* ; */ 1", True),
-    ("SELECT `a;b` FROM t", True), ("SELECT 1; SELECT 2", False), ("SELECT 'it''s'; DROP TABLE t", False),
-])
+@pytest.mark.parametrize(
+    "sql,single",
+    [
+        ("SELECT 1", True),
+        ("SELECT 1;", True),
+        ("SELECT ';'", True),
+        ("SELECT 1 -- ; x\n", True),
+        ("SELECT /* ; */ 1", True),
+        ("SELECT `a;b` FROM t", True),
+        ("SELECT 1; SELECT 2", False),
+        ("SELECT 'it''s'; DROP TABLE t", False),
+    ],
+)
 def test_single_statement(sql: str, single: bool) -> None:
     assert _single_statement(sql) is single

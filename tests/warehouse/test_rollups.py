@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from vitrina.sim.generators import make_event
 from vitrina.streams.builtin import BUILTIN
 from vitrina.warehouse.rollups import read_raw, read_rollup
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 START, END = NOW - timedelta(minutes=10), NOW + timedelta(minutes=1)
 
 
@@ -24,7 +24,9 @@ def _literal(q: Any) -> str:
     sql = q.sql
     for name, value in q.parameters.items():
         text = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
-        sql = sql.replace(f"{{{name}:DateTime64(3, 'UTC')}}", f"toDateTime64('{text}', 3, 'UTC')").replace(f"{{{name}:String}}", f"'{text}'")
+        sql = sql.replace(f"{{{name}:DateTime64(3, 'UTC')}}", f"toDateTime64('{text}', 3, 'UTC')").replace(
+            f"{{{name}:String}}", f"'{text}'"
+        )
     return sql
 
 
@@ -32,7 +34,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=False))
     return bool(a == b)
 
 
@@ -66,7 +68,7 @@ def test_rollups_equal_raw_aggregates(vitrina: VitrinaProcess, stream: Any) -> N
             slow = vitrina.sql(_literal(read_raw(stream, rollup, resolution, "vitrina", START, END)))
             assert len(fast) > (1 if resolution == "1m" else 100)
             assert len(fast) == len(slow)
-            for f, s in zip(fast, slow):
+            for f, s in zip(fast, slow, strict=False):
                 assert set(f) == set(s)
                 for col in f:
                     assert _same(f[col], s[col]), (resolution, col, f, s)

@@ -22,7 +22,9 @@ print(sorted(r[0] for r in wh.query("SELECT name FROM system.tables WHERE databa
 
 def test_upgrade_from_schema_version_1(make_vitrina: Any, tmp_folder: Any) -> None:
     data = tmp_folder / "data"
-    out = subprocess.run([sys.executable, "-c", OLD_VERSION_SCRIPT, str((data / "clickhouse").resolve())], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", OLD_VERSION_SCRIPT, str((data / "clickhouse").resolve())], capture_output=True, text=True, check=True
+    )
     assert "metrics_1s" not in out.stdout and "'metrics'" in out.stdout
     v = make_vitrina(data_dir=data)
     assert v.sql("SELECT version FROM vitrina._vitrina_migrations ORDER BY version") == [{"version": 1}, {"version": 2}]

@@ -56,7 +56,13 @@ def up(
 
     async def ready(url: str) -> None:
         console.print(f"[bold green]vitrina {__version__} is up[/bold green] (data in {settings.data_dir.resolve()})")
-        for label, path in (("dashboard", "/"), ("API docs", "/docs"), ("intake", "/v1/streams/{stream}"), ("SQL", "/v1/sql"), ("metrics", "/metrics")):
+        for label, path in (
+            ("dashboard", "/"),
+            ("API docs", "/docs"),
+            ("intake", "/v1/streams/{stream}"),
+            ("SQL", "/v1/sql"),
+            ("metrics", "/metrics"),
+        ):
             console.print(f"  {label:<10} {url}{path}")
         console.print("  Ctrl-C stops and flushes everything accepted.")
         sys.stderr.flush()
@@ -95,7 +101,9 @@ def sql(
     target = url or running_url(settings.data_dir)
     if target:
         try:
-            resp = httpx.post(f"{target}/v1/sql", content=query.encode(), headers={"content-type": "text/plain"}, timeout=settings.sql.timeout_s + 5)
+            resp = httpx.post(
+                f"{target}/v1/sql", content=query.encode(), headers={"content-type": "text/plain"}, timeout=settings.sql.timeout_s + 5
+            )
         except httpx.HTTPError as exc:
             console.print(f"[red]cannot reach {target}:[/red] {exc}")
             raise typer.Exit(1) from None
@@ -147,7 +155,9 @@ def streams(config: ConfigOpt = None) -> None:
     """List the declared streams and their fields."""
     settings = _settings(config)
     for s in settings.streams.values():
-        table = Table("field", "type", "required", "ClickHouse", title=f"{s.name} ({'built-in' if s.builtin else 'config'}): {s.description}")
+        table = Table(
+            "field", "type", "required", "ClickHouse", title=f"{s.name} ({'built-in' if s.builtin else 'config'}): {s.description}"
+        )
         for f in s.fields:
             table.add_row(f.name, f.kind, "yes" if f.required else "", f.clickhouse_type())
         out.print(table)

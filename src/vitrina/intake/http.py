@@ -86,7 +86,7 @@ class IntakeApp:
             return None
         path: str = scope["path"]
         if path.startswith(PREFIX):
-            return Route(path[len(PREFIX):].rstrip("/"))
+            return Route(path[len(PREFIX) :].rstrip("/"))
         return SEED_ROUTES.get(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,7 +123,9 @@ class IntakeApp:
         except Overloaded as exc:
             raise HttpError(503, "overloaded", f"intake is behind ({exc}); retry later", [(b"retry-after", self.retry_after)]) from None
         except StorageError as exc:
-            raise HttpError(503, "storage_unavailable", f"the warehouse did not take the rows: {exc}", [(b"retry-after", self.retry_after)]) from None
+            raise HttpError(
+                503, "storage_unavailable", f"the warehouse did not take the rows: {exc}", [(b"retry-after", self.retry_after)]
+            ) from None
         return self._answer(route, checked)
 
     def _answer(self, route: Route, checked: Checked) -> tuple[int, bytes]:
@@ -153,12 +155,16 @@ class IntakeApp:
             return False
         if media in NDJSON_TYPES:
             return True
-        raise HttpError(415, "unsupported_media_type", f"Content-Type {media!r} is not accepted; send application/json or application/x-ndjson")
+        raise HttpError(
+            415, "unsupported_media_type", f"Content-Type {media!r} is not accepted; send application/json or application/x-ndjson"
+        )
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         encoding = (_header(scope, b"content-encoding") or b"identity").strip().lower()
         if encoding not in (b"identity", b"gzip", b"x-gzip"):
-            raise HttpError(415, "unsupported_encoding", f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted; send gzip or none")
+            raise HttpError(
+                415, "unsupported_encoding", f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted; send gzip or none"
+            )
         length = _header(scope, b"content-length")
         too_big = HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
         if length is not None and length.isdigit() and int(length) > self.max_body:

@@ -50,7 +50,7 @@ def explain(err: msgspec.ValidationError | msgspec.DecodeError, index: int | Non
     ix = _INDEX.match(path)
     if ix:
         index = int(ix.group(1)) if index is None else index
-        path = path[ix.end():]
+        path = path[ix.end() :]
     name = path.lstrip(".").split(".")[0].split("[")[0] or None
     if name is None:
         named = _NAMED.search(msg)
@@ -61,16 +61,14 @@ def explain(err: msgspec.ValidationError | msgspec.DecodeError, index: int | Non
 class StreamValidator:
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
-        spec = []
+        spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         for f in stream.fields:
             typ = f.msgspec_type()
             if f.required:
                 spec.append((f.name, typ))
             else:
                 spec.append((f.name, typ, f.msgspec_default()))
-        self.item_type = msgspec.defstruct(
-            f"{stream.name}_event", spec, kw_only=True, forbid_unknown_fields=stream.strict
-        )
+        self.item_type = msgspec.defstruct(f"{stream.name}_event", spec, kw_only=True, forbid_unknown_fields=stream.strict)
         self._one = msgspec.json.Decoder(self.item_type)
         self._many = msgspec.json.Decoder(list[self.item_type])  # type: ignore[name-defined]
         self._raw_many = msgspec.json.Decoder(list[msgspec.Raw])
@@ -148,7 +146,7 @@ class StreamValidator:
         out = Checked(total=total)
         if self._norms:
             kept = []
-            for item, index in zip(items, where):
+            for item, index in zip(items, where, strict=False):
                 try:
                     for name, fn in self._norms:
                         setattr(item, name, fn(getattr(item, name), arrival_ns))

@@ -11,6 +11,7 @@ intake answer 503 instead of growing memory without limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -162,7 +163,6 @@ class GroupCommitWriter:
                 else:
                     fut.set_exception(error)
 
-        try:
+        # RuntimeError: the loop closed during shutdown, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(done)
-        except RuntimeError:  # loop closed during shutdown: nobody is waiting any more
-            pass

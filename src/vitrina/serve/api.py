@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -10,8 +10,8 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
@@ -36,14 +36,15 @@ def _error(status: int, error: str, message: str) -> JSONResponse:
 
 
 def _time_range(last: float | None, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    # Whole seconds: a bucket is in the range entirely or not at all.
+    now = datetime.now(UTC).replace(microsecond=0)
     end = end or now
     if start is None:
         start = end - timedelta(seconds=last or 3600)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     if end.tzinfo is None:
-        end = end.replace(tzinfo=timezone.utc)
+        end = end.replace(tzinfo=UTC)
     return start, end
 
 
@@ -135,9 +136,25 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             "builtin": s.builtin,
             "time_field": s.time_field,
             "strict": s.strict,
-            "fields": [{"name": f.name, "type": f.kind, "required": f.required, "clickhouse_type": f.clickhouse_type(), "description": f.description} for f in s.fields],
+            "fields": [
+                {
+                    "name": f.name,
+                    "type": f.kind,
+                    "required": f.required,
+                    "clickhouse_type": f.clickhouse_type(),
+                    "description": f.description,
+                }
+                for f in s.fields
+            ],
             "rollups": [
-                {"name": r.name, "tables": [r.table(s.name, res) for res in RESOLUTIONS], "keys": [k for k, _ in r.keys], "aggregates": [a.name for a in r.aggregates], "figures": [k for k, _ in r.figures], "description": r.description}
+                {
+                    "name": r.name,
+                    "tables": [r.table(s.name, res) for res in RESOLUTIONS],
+                    "keys": [k for k, _ in r.keys],
+                    "aggregates": [a.name for a in r.aggregates],
+                    "figures": [k for k, _ in r.figures],
+                    "description": r.description,
+                }
                 for r in s.rollups
             ],
         }
@@ -170,7 +187,15 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         assert pipeline.warehouse is not None
         result = pipeline.warehouse.query(q.sql, parameters=q.parameters)
         names = list(result.column_names)
-        return MsgspecJSON({"stream": stream, "resolution": resolution, "start": t0, "end": t1, "data": [dict(zip(names, r)) for r in result.result_rows]})
+        return MsgspecJSON(
+            {
+                "stream": stream,
+                "resolution": resolution,
+                "start": t0,
+                "end": t1,
+                "data": [dict(zip(names, r, strict=False)) for r in result.result_rows],
+            }
+        )
 
     @app.get("/", include_in_schema=False)
     def index() -> HTMLResponse:

@@ -19,7 +19,7 @@ class VitrinaApp:
     def __init__(self, settings: Settings) -> None:
         self.pipeline = Pipeline(settings)
         self.api = build_api(self.pipeline)
-        self.intake = IntakeApp(self.pipeline, self.api)
+        self.intake = IntakeApp(self.pipeline, self.api)  # type: ignore[arg-type]  # Starlette's ASGI types are wider
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

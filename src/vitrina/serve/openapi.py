@@ -9,7 +9,7 @@ import msgspec
 
 from vitrina.pipeline import Pipeline
 
-_ERROR = {
+_ERROR: dict[str, Any] = {
     "type": "object",
     "properties": {
         "error": {"type": "string"},
@@ -18,7 +18,11 @@ _ERROR = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"index": {"type": ["integer", "null"]}, "field": {"type": ["string", "null"]}, "message": {"type": "string"}},
+                "properties": {
+                    "index": {"type": ["integer", "null"]},
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                },
             },
         },
     },

@@ -180,7 +180,9 @@ class Field:
         if k == "timestamp":
             t = "UInt64" if self.storage == "epoch_ns" else f"DateTime64({self.precision}, 'UTC')"
         assert t is not None
-        can_be_null = self.nullable or (not self.required and self.default is None and k not in ("timestamp", "map_string", "map_uint", "array_float"))
+        can_be_null = self.nullable or (
+            not self.required and self.default is None and k not in ("timestamp", "map_string", "map_uint", "array_float")
+        )
         if can_be_null:
             t = f"Nullable({t})"
         if self.low_cardinality or k == "enum":
@@ -192,4 +194,3 @@ class Field:
         if self.storage == "epoch_ns":
             return f"fromUnixTimestamp64Nano(toInt64({self.name}), 'UTC')"
         return self.name
-

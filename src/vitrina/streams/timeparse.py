@@ -8,7 +8,7 @@ unambiguous for any time between 1973 and 2262.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 MAX_NS = 2**63 - 1  # DateTime64(9) and Int64 nanoseconds end in 2262
 _SCALE = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -37,8 +37,8 @@ def to_epoch_ns(value: str | int | float, unit: str = "auto") -> int:
         except ValueError:
             raise TimeError(f"not an RFC 3339 time or epoch number: {value[:64]!r}") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        delta = parsed - datetime(1970, 1, 1, tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
+        delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
         ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
     elif isinstance(value, bool):
         raise TimeError("a time cannot be a boolean")

@@ -52,10 +52,7 @@ def rollup_select(stream: Stream, rollup: Rollup, resolution: str, database: str
     states = [f"{a.state_sql()} AS `{a.name}`" for a in rollup.aggregates]
     group = ", ".join(["t", *(f"`{name}`" for name, _ in rollup.keys)])
     where = f"\nWHERE {rollup.where}" if rollup.where else ""
-    return (
-        "SELECT " + ", ".join([bucket, *keys, *states])
-        + f"\nFROM {database}.`{stream.table}`{where}\nGROUP BY {group}"
-    )
+    return "SELECT " + ", ".join([bucket, *keys, *states]) + f"\nFROM {database}.`{stream.table}`{where}\nGROUP BY {group}"
 
 
 def rollup_tables(stream: Stream, rollup: Rollup, resolution: str, database: str, ttl_days: int | None = None) -> list[str]:

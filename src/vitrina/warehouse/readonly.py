@@ -31,7 +31,7 @@ def _code(exc: Exception) -> int | None:
     at = text.find(marker)
     if at < 0:
         return None
-    digits = "".join(ch for ch in text[at + len(marker): at + len(marker) + 6] if ch.isdigit())
+    digits = "".join(ch for ch in text[at + len(marker) : at + len(marker) + 6] if ch.isdigit())
     return int(digits) if digits else None
 
 
@@ -53,7 +53,7 @@ def _single_statement(sql: str) -> bool:
             j = sql.find("*/", i + 2)
             i = n if j < 0 else j + 1
         elif ch == ";":
-            return sql[i + 1:].strip() == ""
+            return sql[i + 1 :].strip() == ""
         i += 1
     return True
 
@@ -94,8 +94,8 @@ class ReadOnlySql:
         rows = result.result_rows
         truncated = len(rows) > self.max_rows
         rows = rows[: self.max_rows]
-        data = [dict(zip(names, row)) for row in rows]
-        return QueryResult([{"name": n, "type": t} for n, t in zip(names, types)], data, len(data), truncated)
+        data = [dict(zip(names, row, strict=False)) for row in rows]
+        return QueryResult([{"name": n, "type": t} for n, t in zip(names, types, strict=False)], data, len(data), truncated)
 
     def close(self) -> None:
         self._client.close()

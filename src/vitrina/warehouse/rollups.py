@@ -28,8 +28,14 @@ def _filters(rollup: Rollup, filters: dict[str, str], time_col: str) -> tuple[li
 
 
 def read_rollup(
-    stream: Stream, rollup: Rollup, resolution: str, database: str, start: datetime, end: datetime,
-    filters: dict[str, str] | None = None, by_keys: bool = True,
+    stream: Stream,
+    rollup: Rollup,
+    resolution: str,
+    database: str,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, str] | None = None,
+    by_keys: bool = True,
 ) -> RollupQuery:
     """Figures per bucket (and per key unless `by_keys` is False, which merges all keys)."""
     if resolution not in RESOLUTIONS:
@@ -46,8 +52,14 @@ def read_rollup(
 
 
 def read_raw(
-    stream: Stream, rollup: Rollup, resolution: str, database: str, start: datetime, end: datetime,
-    filters: dict[str, str] | None = None, by_keys: bool = True,
+    stream: Stream,
+    rollup: Rollup,
+    resolution: str,
+    database: str,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, str] | None = None,
+    by_keys: bool = True,
 ) -> RollupQuery:
     """The same figures as `read_rollup`, aggregated straight from the raw table."""
     bucket = f"toDateTime({RESOLUTIONS[resolution]}({stream.time_sql}), 'UTC')"
@@ -60,7 +72,6 @@ def read_raw(
     cols += [f"{expr} AS `{name}`" for name, expr in rollup.figures]
     group = ", ".join(["t", *(f"`{name}`" for name, _ in keys)])
     sql = (
-        f"SELECT {', '.join(cols)}\nFROM {database}.`{stream.table}`\n"
-        f"WHERE {' AND '.join(inner_where)}\nGROUP BY {group}\nORDER BY {group}"
+        f"SELECT {', '.join(cols)}\nFROM {database}.`{stream.table}`\nWHERE {' AND '.join(inner_where)}\nGROUP BY {group}\nORDER BY {group}"
     )
     return RollupQuery(sql, {"start": start, "end": end, **params})
