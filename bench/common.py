@@ -82,8 +82,21 @@ def vitrina(config: str = "") -> Iterator[tuple[str, Path]]:
 @contextmanager
 def bare_app() -> Iterator[str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-           "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare_app:app",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     with server(cmd, f"http://127.0.0.1:{port}/"):
         yield f"http://127.0.0.1:{port}"
 
@@ -93,8 +106,12 @@ def wrk(url: str, body: bytes, connections: int, seconds: float) -> dict[str, fl
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\nwrk.headers["Content-Type"] = "application/json"\n')
     try:
-        out = subprocess.run([need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -109,8 +126,27 @@ def _ms(text: str) -> float:
 
 def hey_constant(url: str, body: bytes, rate: int, seconds: float, workers: int = 250) -> dict[str, float]:
     """Open-loop-ish constant rate: `workers` each capped at rate/workers requests per second."""
-    out = subprocess.run([need("hey"), "-z", f"{seconds}s", "-c", str(workers), "-q", str(rate / workers), "-m", "POST",
-                          "-T", "application/json", "-d", body.decode(), url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            need("hey"),
+            "-z",
+            f"{seconds}s",
+            "-c",
+            str(workers),
+            "-q",
+            str(rate / workers),
+            "-m",
+            "POST",
+            "-T",
+            "application/json",
+            "-d",
+            body.decode(),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     pct = {m.group(1): float(m.group(2)) * 1000 for m in re.finditer(r"(\d+)%% in ([\d.]+) secs".replace("%%", "%"), out)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     ok = int(m.group(1)) if (m := re.search(r"\[200\]\s+(\d+) responses", out)) else 0

@@ -43,13 +43,35 @@ def main() -> None:
     stored_rate = (after - before) / s
     rows = [
         ("bare app, single events (req/s)", f"{bare['rps']:,.0f}"),
-        ("vitrina, single events (req/s)", f"{single['rps']:,.0f}  ({single['rps'] / bare['rps']:.0%} of bare; p99 {single['p99_ms']:.1f} ms, non-2xx {single['non2xx']:.0f})"),
-        ("vitrina at 5,000 req/s constant", f"achieved {constant['rps']:,.0f} req/s, p50 {constant['p50_ms']:.1f} ms, p99 {constant['p99_ms']:.1f} ms"),
+        (
+            "vitrina, single events (req/s)",
+            f"{single['rps']:,.0f}  ({single['rps'] / bare['rps']:.0%} of bare; "
+            f"p99 {single['p99_ms']:.1f} ms, non-2xx {single['non2xx']:.0f})",
+        ),
+        (
+            "vitrina at 5,000 req/s constant",
+            f"achieved {constant['rps']:,.0f} req/s, p50 {constant['p50_ms']:.1f} ms, p99 {constant['p99_ms']:.1f} ms",
+        ),
         ("bare app, 1000-event batches (events/s)", f"{bare_batch['rps'] * 1000:,.0f}"),
-        ("vitrina, 1000-event batches (events/s stored)", f"{stored_rate:,.0f}  (counted in ClickHouse: {after - before:,} rows in {s:g} s)"),
+        (
+            "vitrina, 1000-event batches (events/s stored)",
+            f"{stored_rate:,.0f}  (counted in ClickHouse: {after - before:,} rows in {s:g} s)",
+        ),
     ]
-    report("intake", rows, {"bare": bare, "single": single, "constant_5000": constant, "bare_batch": bare_batch, "batch": batch,
-                            "batch_events_per_s_stored": stored_rate, "seconds": s, "connections": c})
+    report(
+        "intake",
+        rows,
+        {
+            "bare": bare,
+            "single": single,
+            "constant_5000": constant,
+            "bare_batch": bare_batch,
+            "batch": batch,
+            "batch_events_per_s_stored": stored_rate,
+            "seconds": s,
+            "connections": c,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import report
@@ -51,7 +51,7 @@ def main() -> None:
     try:
         wh = Warehouse(parse_dsn(f"chdb://{folder}"))
         migrate(wh, BUILTIN)
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         end_ns, span_ns = int(now.timestamp() * 1e9), 7 * 86400 * 10**9
         started = time.perf_counter()
         chunk = 5_000_000

@@ -36,8 +36,9 @@ def _error(status: int, error: str, message: str) -> JSONResponse:
 
 
 def _time_range(last: float | None, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    # Whole seconds: a bucket is in the range entirely or not at all.
-    now = datetime.now(UTC).replace(microsecond=0)
+    # Whole seconds, so a bucket is in the range entirely or not at all; the open end includes
+    # the current second.
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     end = end or now
     if start is None:
         start = end - timedelta(seconds=last or 3600)

@@ -1,6 +1,6 @@
 """docs/STREAMS.md, generated from the declarations (a test keeps the file current):
 
-    python -m vitrina.streams.docgen > docs/STREAMS.md
+python -m vitrina.streams.docgen > docs/STREAMS.md
 """
 
 from __future__ import annotations
