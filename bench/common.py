@@ -43,8 +43,8 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) ->
         if proc.poll() is not None:
             sys.exit(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
+            httpx.get(url, timeout=1)  # any answer means it is serving
+            return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
@@ -107,7 +107,7 @@ def wrk(url: str, body: bytes, connections: int, seconds: float) -> dict[str, fl
         script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\nwrk.headers["Content-Type"] = "application/json"\n')
     try:
         out = subprocess.run(
-            [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            [need("wrk"), "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", script.name, url],
             capture_output=True,
             text=True,
             check=True,
