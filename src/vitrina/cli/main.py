@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import sys
@@ -53,6 +54,7 @@ def up(
 
     settings = _settings(config, host=host, port=port, data_dir=data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo simulator's requests
 
     async def ready(url: str) -> None:
         console.print(f"[bold green]vitrina {__version__} is up[/bold green] (data in {settings.data_dir.resolve()})")
@@ -69,7 +71,7 @@ def up(
         if demo:
             from vitrina.sim.runner import simulate
 
-            console.print(f"  demo: simulator sending {demo_rate:g} events/s to every stream")
+            console.print(f"  demo: simulator sending {demo_rate:g} events/s in total across the built-in streams")
             await simulate(url, [s for s in settings.streams if settings.streams[s].builtin], demo_rate, None)
 
     asyncio.run(serve(settings, ready))
@@ -161,6 +163,11 @@ def streams(config: ConfigOpt = None) -> None:
         for f in s.fields:
             table.add_row(f.name, f.kind, "yes" if f.required else "", f.clickhouse_type())
         out.print(table)
+
+
+# Command groups of other stages register here (each module: `def register(app) -> None`).
+for _module in ():
+    importlib.import_module(f"vitrina.cli.{_module}").register(app)
 
 
 def main() -> None:
