@@ -166,7 +166,8 @@ def streams(config: ConfigOpt = None) -> None:
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
-for _module in ():
+STAGE_COMMANDS: tuple[str, ...] = ()
+for _module in STAGE_COMMANDS:
     importlib.import_module(f"vitrina.cli.{_module}").register(app)
 
 
