@@ -65,22 +65,28 @@ def server(cmd: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
             proc.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def vitrina(config: str = "") -> Iterator[tuple[str, Path]]:
+def vitrina(config: str = "") -> Iterator[tuple[str, Path, int]]:
     folder = Path(tempfile.mkdtemp(prefix="vitrina-bench-"))
     port = free_port()
     cfg = folder / "bench.toml"
     cfg.write_text(config)
     cmd = [sys.executable, "-m", "vitrina", "up", "--port", str(port), "--data-dir", str(folder / "data"), "--config", str(cfg)]
     try:
-        with server(cmd, f"http://127.0.0.1:{port}/readyz"):
-            yield f"http://127.0.0.1:{port}", folder
+        with server(cmd, f"http://127.0.0.1:{port}/readyz") as proc:
+            yield f"http://127.0.0.1:{port}", folder, proc.pid
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
-def bare_app() -> Iterator[str]:
+def bare_app() -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -97,8 +103,8 @@ def bare_app() -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    with server(cmd, f"http://127.0.0.1:{port}/"):
-        yield f"http://127.0.0.1:{port}"
+    with server(cmd, f"http://127.0.0.1:{port}/") as proc:
+        yield f"http://127.0.0.1:{port}", proc.pid
 
 
 def wrk(url: str, body: bytes, connections: int, seconds: float) -> dict[str, float]:

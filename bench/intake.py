@@ -15,7 +15,7 @@ import json
 
 import httpx
 
-from bench.common import bare_app, hey_constant, report, vitrina, wrk
+from bench.common import bare_app, cpu_seconds, hey_constant, report, vitrina, wrk
 
 ONE = json.dumps({"metric_name": "metric_1", "metric_value": 42.5}).encode()
 BATCH = json.dumps([{"metric_name": f"metric_{i % 10}", "metric_value": i + 0.5} for i in range(1000)]).encode()
@@ -28,25 +28,29 @@ def main() -> None:
     args = parser.parse_args()
     s, c = args.seconds, args.connections
 
-    with bare_app() as url:
+    with bare_app() as (url, pid):
         wrk(url + "/", ONE, c, 2)  # warm-up
+        cpu = cpu_seconds(pid)
         bare = wrk(url + "/", ONE, c, s)
+        bare["cpu_us_per_request"] = (cpu_seconds(pid) - cpu) / (bare["rps"] * s) * 1e6
         bare_batch = wrk(url + "/", BATCH, 64, s)
-    with vitrina() as (url, _folder):
+    with vitrina() as (url, _folder, pid):
         intake = url + "/v1/streams/metrics"
         wrk(intake, ONE, c, 2)
+        cpu = cpu_seconds(pid)
         single = wrk(intake, ONE, c, s)
+        single["cpu_us_per_request"] = (cpu_seconds(pid) - cpu) / (single["rps"] * s) * 1e6
         constant = hey_constant(intake, ONE, 5000, s)
         before = httpx.post(url + "/v1/sql", content=b"SELECT count() FROM vitrina.metrics").json()["data"][0]["count()"]
         batch = wrk(intake, BATCH, 64, s)
         after = httpx.post(url + "/v1/sql", content=b"SELECT count() FROM vitrina.metrics").json()["data"][0]["count()"]
     stored_rate = (after - before) / s
     rows = [
-        ("bare app, single events (req/s)", f"{bare['rps']:,.0f}"),
+        ("bare app, single events (req/s)", f"{bare['rps']:,.0f}  (server CPU {bare['cpu_us_per_request']:.0f} us per request)"),
         (
             "vitrina, single events (req/s)",
             f"{single['rps']:,.0f}  ({single['rps'] / bare['rps']:.0%} of bare; "
-            f"p99 {single['p99_ms']:.1f} ms, non-2xx {single['non2xx']:.0f})",
+            f"p99 {single['p99_ms']:.1f} ms, non-2xx {single['non2xx']:.0f}; server CPU {single['cpu_us_per_request']:.0f} us per request)",
         ),
         (
             "vitrina at 5,000 req/s constant",

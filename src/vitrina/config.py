@@ -23,7 +23,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class WriterSettings:
     flush_rows: int = 100_000  # insert as soon as this many rows wait
-    linger_ms: float = 2.0  # ... or when the oldest waiting row is this old
+    linger_ms: float = 0.0  # ... or once the oldest waiting row is this old (0: as soon as the writer is free)
     max_pending_rows: int = 1_000_000  # beyond this, intake answers 503
     fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
 

@@ -49,7 +49,7 @@ class GroupCommitWriter:
         insert: InsertFn,
         *,
         flush_rows: int = 100_000,
-        linger_ms: float = 2.0,
+        linger_ms: float = 0.0,
         max_pending_rows: int = 1_000_000,
         retries: int = 3,
         observe: ObserveFn | None = None,
