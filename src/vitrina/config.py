@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vitrina.alerts.settings import AlertSettings
+from vitrina.models.settings import ModelSettings
 from vitrina.streams.builtin import BUILTIN
 from vitrina.streams.declare import Stream, parse_stream
 from vitrina.streams.fields import DeclarationError
@@ -41,6 +43,33 @@ class SqlSettings:
 
 
 @dataclass(frozen=True)
+class TransportSettings:
+    """Where intake puts events: straight into ClickHouse (direct) or a durable log that a
+    loader group drains (docs/TRANSPORTS.md)."""
+
+    kind: str = "direct"  # direct | kafka | redis
+    kafka: str = "127.0.0.1:9092"  # bootstrap servers
+    redis: str = "redis://127.0.0.1:6379/0"
+    topic_prefix: str = "vitrina."  # topic (or Redis stream key) of stream S: prefix + S ...
+    topics: dict[str, str] = field(default_factory=dict)  # ... unless named here: {stream = topic}
+    foreign: dict[str, str] = field(default_factory=dict)  # existing topics to load: {topic = stream}
+    partitions: int = 4  # for topics vitrina creates
+    group: str = "vitrina-loader"
+    consumer: str = ""  # consumer name prefix (Redis); default: the host name
+    loader: bool = True  # `vitrina up` also runs the loader (embedded chdb needs it in-process)
+    loaders: int = 1  # loader members per process
+    batch_rows: int = 100_000  # size bound of a batch (batches end on multiples of it)
+    linger_ms: float = 200.0  # time bound of a batch
+    session_timeout_ms: int = 10_000
+    redis_max_len: int = 5_000_000  # intake answers 503 beyond this many unloaded entries
+    claim_idle_ms: int = 30_000  # Redis: claim a silent consumer's pending entries after this
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("direct", "kafka", "redis"):
+            raise ConfigError(f"[transport] kind must be direct, kafka or redis, not {self.kind!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -50,6 +79,9 @@ class Settings:
     writer: WriterSettings = WriterSettings()
     limits: LimitSettings = LimitSettings()
     sql: SqlSettings = SqlSettings()
+    transport: TransportSettings = TransportSettings()
+    models: ModelSettings = field(default_factory=ModelSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     retention: dict[str, int] = field(default_factory=dict)
     extra_streams: tuple[Stream, ...] = ()
 
@@ -93,7 +125,10 @@ def load_settings(path: Path | None) -> Settings:
         kw["writer"] = _section(WriterSettings, data.get("writer", {}), "writer")
         kw["limits"] = _section(LimitSettings, data.get("limits", {}), "limits")
         kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
-    except TypeError as exc:
+        kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
+        kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
+        kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
+    except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts)
         raise ConfigError(str(exc)) from None
     kw["retention"] = {str(k): int(v) for k, v in data.get("retention", {}).items()}
     builtin = {s.name for s in BUILTIN}
@@ -106,7 +141,9 @@ def load_settings(path: Path | None) -> Settings:
         except DeclarationError as exc:
             raise ConfigError(str(exc)) from None
     kw["extra_streams"] = tuple(extra)
-    unknown_sections = set(data) - {"host", "port", "dsn", "database", "data_dir", "writer", "limits", "sql", "retention", "streams"}
+    known_sections = {"host", "port", "dsn", "database", "data_dir", "writer", "limits", "sql", "transport", "retention", "streams"}
+    known_sections |= {"models", "alerts"}
+    unknown_sections = set(data) - known_sections
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
     return Settings(**kw)

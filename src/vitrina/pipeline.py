@@ -13,6 +13,7 @@ import msgspec
 from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.group_commit import GroupCommitWriter
+from vitrina.log.producer import LogProducer
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse, parse_dsn
@@ -63,6 +64,7 @@ class Pipeline:
         self.warehouse: Warehouse | None = None
         self.writer: GroupCommitWriter | None = None
         self.sql: ReadOnlySql | None = None
+        self.log: LogProducer | None = None  # set when the transport is kafka or redis
         self.metrics = PipelineMetrics(lambda: self.writer.pending_rows if self.writer else 0)
         self.ready = False
         self.started_at = time.time()
@@ -82,10 +84,13 @@ class Pipeline:
             observe=self.metrics.observe_insert,
         )
         self.writer.start(loop)
+        self.log = open_log(s, loop)
         self.ready = True
 
     def close(self) -> None:
         self.ready = False
+        if self.log is not None:
+            self.log.close()
         if self.writer is not None:
             self.writer.close()  # drains everything accepted
         if self.sql is not None:
@@ -93,8 +98,14 @@ class Pipeline:
         if self.warehouse is not None:
             self.warehouse.close()
 
-    async def store(self, stream: str, checked: Checked, source: str = "http") -> Stored:
-        """Insert the good rows and keep the rejected items; returns once both are durable."""
+    async def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Stored:
+        """Insert the good rows and keep the rejected items; returns once both are durable
+        (in ClickHouse, or with a log transport in the log). `key` keeps one producer's
+        events in order on a log."""
+        if self.log is not None:
+            rejected = rejected_rows(stream, source, checked) if checked.problems else b""
+            await self.log.send(stream, checked.rows, rejected, key)
+            return self._stored(stream, checked)
         assert self.writer is not None
         waits = []
         if checked.count:
@@ -105,8 +116,25 @@ class Pipeline:
             await waits[0]
         elif waits:
             await asyncio.gather(*waits)
+        return self._stored(stream, checked)
+
+    def _stored(self, stream: str, checked: Checked) -> Stored:
         if checked.count:
             self.metrics.accepted.labels(stream).inc(checked.count)
         if checked.problems:
             self.metrics.rejected.labels(stream).inc(len(checked.problems))
         return Stored(checked.count, len(checked.problems))
+
+
+def open_log(settings: Settings, loop: asyncio.AbstractEventLoop) -> LogProducer | None:
+    """The log producer of a kafka or redis transport; None for direct."""
+    kind = settings.transport.kind
+    if kind == "kafka":
+        from vitrina.log.kafka import KafkaLog
+
+        return KafkaLog(settings.transport, settings.streams, loop)
+    if kind == "redis":
+        from vitrina.log.redis_log import RedisLog
+
+        return RedisLog(settings.transport, settings.streams)
+    return None

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vitrina import __version__
@@ -30,7 +31,7 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config).with_overrides(**overrides)
     except ConfigError as exc:
-        console.print(f"[red]config error:[/red] {exc}")
+        console.print(f"[red]config error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -48,11 +49,17 @@ def up(
     config: ConfigOpt = None,
     demo: Annotated[bool, typer.Option("--demo", help="Feed the stack with the simulator (all streams).")] = False,
     demo_rate: Annotated[float, typer.Option(help="Events per second the demo simulator sends.")] = 200.0,
+    transport: Annotated[Optional[str], typer.Option("--transport", help="direct, kafka or redis (intake acks after the log).")] = None,
+    kafka: Annotated[Optional[str], typer.Option("--kafka", help="Kafka bootstrap servers; implies --transport kafka.")] = None,
+    redis: Annotated[Optional[str], typer.Option("--redis", help="Redis URL; implies --transport redis.")] = None,
+    loaders: Annotated[Optional[int], typer.Option("--loaders", help="Loader members run in this process.")] = None,
+    loader: Annotated[Optional[bool], typer.Option("--loader/--no-loader", help="Run the loader beside intake.")] = None,
 ) -> None:
     """Start the embedded stack: intake, ClickHouse (chdb), rollups, SQL, metrics."""
+    from vitrina.cli.transport import with_transport
     from vitrina.serve.server import serve
 
-    settings = _settings(config, host=host, port=port, data_dir=data_dir)
+    settings = with_transport(_settings(config, host=host, port=port, data_dir=data_dir), transport, kafka, redis, loaders, loader)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo simulator's requests
 
@@ -166,7 +173,7 @@ def streams(config: ConfigOpt = None) -> None:
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
-STAGE_COMMANDS: tuple[str, ...] = ()
+STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts")
 for _module in STAGE_COMMANDS:
     importlib.import_module(f"vitrina.cli.{_module}").register(app)
 

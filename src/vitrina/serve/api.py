@@ -198,13 +198,4 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             }
         )
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        links = "".join(f"<li><a href='/v1/rollups/{n}?last=300'>{n}</a></li>" for n in pipeline.streams)
-        return HTMLResponse(
-            f"<!doctype html><title>vitrina</title><h1>vitrina {__version__}</h1>"
-            f"<p><a href='/docs'>API docs</a> · <a href='/metrics'>metrics</a> · <a href='/v1/streams'>streams</a></p>"
-            f"<h2>Rollups, last 5 minutes</h2><ul>{links}</ul>"
-        )
-
     return app

@@ -12,7 +12,10 @@ from typing import Protocol
 
 from fastapi import FastAPI
 
+from vitrina.alerts.service import AlertsService
+from vitrina.models.service import ModelsService
 from vitrina.pipeline import Pipeline
+from vitrina.serve.dashboards.service import DashboardService
 
 
 class Service(Protocol):
@@ -29,6 +32,15 @@ class Service(Protocol):
 
 
 # Factories take the pipeline (settings, warehouse, streams, metrics) and return a Service.
+def _loader(pipeline: Pipeline) -> Service:
+    from vitrina.load.service import LoaderService  # (issue 3) Kafka / Redis loaders
+
+    return LoaderService(pipeline)
+
+
 SERVICE_FACTORIES: list[Callable[[Pipeline], Service]] = [
-    # (issue 4) models scheduler and alert evaluator; (issue 5) dashboard
+    _loader,
+    ModelsService,  # (issue 4) the model scheduler
+    AlertsService,  # (issue 4) the alert evaluator and its gauges
+    DashboardService,  # (issue 5) the built-in dashboard at /
 ]

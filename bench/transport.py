@@ -1,0 +1,289 @@
+"""Loader throughput from Kafka (Tansu) into chdb against the bare confluent-kafka consume
+rate on the same topic in the same run; the Redis Streams loader's rate; end-to-end
+freshness (API request sent to row visible in a query) at a steady 10,000 events/s.
+
+    .venv/bin/python -m bench.transport [--events 1000000] [--redis-events 400000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import httpx
+import redis
+from tests.conftest import free_port
+from tests.log.services import Redis, Tansu
+
+from bench.common import report, server
+from vitrina.config import TransportSettings
+from vitrina.load.batches import LoaderMetrics
+from vitrina.load.loader import KafkaLoader
+from vitrina.load.redis_loader import RedisLoader
+from vitrina.log.kafka import consumer_config, ensure_topics, producer_config
+from vitrina.log.naming import ROWS_HEADER, ROWS_MARK
+from vitrina.selfmetrics import PipelineMetrics
+from vitrina.streams.builtin import BUILTIN
+from vitrina.warehouse.client import Warehouse, parse_dsn
+from vitrina.warehouse.schema import migrate
+
+STREAMS = {s.name: s for s in BUILTIN}
+
+
+def row(i: int) -> bytes:
+    """A metrics event as the intake validated it (what vitrina's own topics carry)."""
+    return b'{"time":"1763800000.%03d","metric_name":"metric_%d","metric_value":%d.5,"tags":{}}' % (i % 1000, i % 10, i % 100)
+
+
+def seed_upload(i: int) -> bytes:
+    """An `item_events` message of the upload monitor, validated by the loader."""
+    return json.dumps(
+        {
+            "ts_ns": 1_763_800_000_000_000_000 + i,
+            "item_id": 1_000_000_000 + i,
+            "company_id": 1000 + i % 9000,
+            "category_id": 1 + i % 500,
+            "origin": "upload/ui",
+            "media": {},
+            "country": "RU",
+            "url_by_media": {},
+            "event": "UPDATE",
+            "attempt_id": "a",
+            "request_id": "r",
+            "up_ts": 0,
+            "is_created": 0,
+            "origin_id": 1,
+            "data": None,
+        }
+    ).encode()
+
+
+def fill_topic(bootstrap: str, topic: str, n: int, make: Callable[[int], bytes], header: bool) -> None:
+    p = confluent_kafka.Producer(producer_config(bootstrap))
+    headers = [(ROWS_HEADER, ROWS_MARK)] if header else None
+    for i in range(n):
+        while True:
+            try:
+                p.produce(topic, make(i), b"%d" % (i % 64), headers=headers)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10_000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+
+
+def bare_consume(bootstrap: str, topic: str, n: int, **extra: object) -> float:
+    """confluent-kafka's own rate: messages/s from the first message to the n-th."""
+    c = confluent_kafka.Consumer(consumer_config(bootstrap, f"bare-{time.time()}", **{"session.timeout.ms": 6000, **extra}))
+    c.subscribe([topic])
+    got, started = 0, 0.0
+    while got < n:
+        msgs = c.consume(10_000, 1.0)
+        if msgs and not started:
+            started = time.perf_counter()
+        for m in msgs:
+            m.value()  # what any consumer does with a message at least
+        got += len(msgs)
+    rate = n / (time.perf_counter() - started)
+    c.close()
+    return rate
+
+
+def loaded(metrics: LoaderMetrics, stream: str) -> float:
+    return float(metrics.loaded.labels(stream)._value.get())
+
+
+def run_loader(loader: Any, metrics: LoaderMetrics, stream: str, n: int, started: Callable[[], bool]) -> float:
+    """Events/s from the moment the loader could start (partitions assigned) to all loaded."""
+    stop = threading.Event()
+    t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
+    t.start()
+    while not started():
+        time.sleep(0.001)
+    t0 = time.perf_counter()
+    while loaded(metrics, stream) < n:
+        time.sleep(0.002)
+    rate = n / (time.perf_counter() - t0)
+    stop.set()
+    t.join(60)
+    return rate
+
+
+def warehouse(folder: Path) -> Warehouse:
+    wh = Warehouse(parse_dsn(f"chdb://{folder}", "vitrina"))
+    migrate(wh, STREAMS.values())
+    return wh
+
+
+def kafka_rates(folder: Path, events: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    broker = Tansu(folder).start()
+    try:
+        t = TransportSettings(kind="kafka", kafka=broker.bootstrap, group="bench")
+        ensure_topics(broker.bootstrap, ["vitrina.metrics", "item_events"], t.partitions)
+        fill_topic(broker.bootstrap, "vitrina.metrics", events, row, header=True)
+        out["bare_consume_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events)
+        librdkafka_defaults = {"queued.min.messages": 100_000, "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 1_048_576}
+        out["bare_consume_default_fetch_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, **librdkafka_defaults)
+        wh = warehouse(folder / "ch")
+        metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
+        loader = KafkaLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench")
+        out["loader_per_s"] = run_loader(loader, metrics, "metrics", events, lambda: bool(loader.consumer and loader.consumer.assignment()))
+        assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == events
+        # the seed format, validated by the loader (foreign topic)
+        seed_n = events // 2
+        fill_topic(broker.bootstrap, "item_events", seed_n, seed_upload, header=False)
+        out["bare_consume_seed_per_s"] = bare_consume(broker.bootstrap, "item_events", seed_n)
+        t2 = replace(t, group="bench-seed", foreign={"item_events": "uploads"})
+        loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, metrics, "bench-seed")
+        out["loader_seed_per_s"] = run_loader(
+            loader2, metrics, "uploads", seed_n, lambda: bool(loader2.consumer and loader2.consumer.assignment())
+        )
+        wh.close()
+    finally:
+        broker.kill()
+    return out
+
+
+def redis_rate(folder: Path, events: int) -> float:
+    rs = Redis(folder).start()
+    try:
+        r = redis.Redis(port=rs.port)
+        for start in range(0, events, 10_000):
+            pipe = r.pipeline(transaction=False)
+            for i in range(start, min(start + 10_000, events)):
+                pipe.xadd("vitrina.metrics", {b"r": row(i)})
+            pipe.execute()
+        wh = warehouse(folder / "ch-redis")
+        metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
+        t = TransportSettings(kind="redis", redis=rs.url, batch_rows=100_000)
+        loader = RedisLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench-0")
+        rate = run_loader(loader, metrics, "metrics", events, lambda: True)
+        wh.close()
+        return rate
+    finally:
+        rs.kill()
+
+
+def freshness(folder: Path, rate: int, seconds: float) -> dict[str, float]:
+    """POST 100-event requests at `rate` events/s into `vitrina up --kafka`; poll a query for
+    new rows; latency = seen in a query - request sent (the event carries its send time)."""
+    broker = Tansu(folder).start()
+    port = free_port()
+    cfg = folder / "fresh.toml"
+    cfg.write_text("[transport]\nlinger_ms = 50\n")
+    cmd = [
+        *(sys.executable, "-m", "vitrina", "up", "--port", str(port), "--data-dir", str(folder / "fresh")),
+        *("--config", str(cfg), "--kafka", broker.bootstrap),
+    ]
+    url = f"http://127.0.0.1:{port}"
+    lat: list[float] = []
+    try:
+        with server(cmd, f"{url}/readyz"):
+            with httpx.Client(timeout=10) as c:  # wait for the loader's group join
+                c.post(f"{url}/v1/streams/metrics", json={"metric_name": "warm", "metric_value": 0})
+                while c.post(f"{url}/v1/sql", content=b"SELECT count() FROM vitrina.metrics").json()["data"][0]["count()"] < 1:
+                    time.sleep(0.05)
+            done = threading.Event()
+
+            def send(share: float) -> None:
+                per_request = 100
+                interval = per_request / share
+                with httpx.Client(timeout=10) as c:
+                    next_t = time.perf_counter()
+                    end = next_t + seconds
+                    while next_t < end:
+                        now = time.time()
+                        resp = c.post(f"{url}/v1/streams/metrics", json=[{"metric_name": "fresh", "metric_value": now}] * per_request)
+                        assert resp.status_code == 200, resp.text
+                        next_t += interval
+                        time.sleep(max(0.0, next_t - time.perf_counter()))
+
+            senders = [threading.Thread(target=send, args=(rate / 8,)) for _ in range(8)]  # 8 producers, paced
+            for t in senders:
+                t.start()
+            threading.Thread(target=lambda: ([t.join() for t in senders], done.set()), daemon=True).start()
+            seen: dict[float, int] = {}  # request send time -> its rows seen so far
+            with httpx.Client(timeout=10) as c:
+                quiet_since = None
+                while True:
+                    # Partitions load out of order: look at every request's rows each time.
+                    q = "SELECT metric_value, count() AS n FROM vitrina.metrics WHERE metric_name = 'fresh' GROUP BY metric_value"
+                    rows = c.post(f"{url}/v1/sql", content=q.encode()).json()["data"]
+                    now = time.time()
+                    for r in rows:
+                        new = int(r["n"]) - seen.get(r["metric_value"], 0)
+                        if new:
+                            lat += [now - r["metric_value"]] * new
+                            seen[r["metric_value"]] = int(r["n"])
+                    if done.is_set():
+                        quiet_since = quiet_since or now
+                        if now - quiet_since > 3:
+                            break
+                    time.sleep(0.01)
+            for t in senders:
+                t.join()
+    finally:
+        broker.kill()
+    lat.sort()
+    return {
+        "events": len(lat),
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--redis-events", type=int, default=400_000)
+    ap.add_argument("--fresh-rate", type=int, default=10_000)
+    ap.add_argument("--fresh-seconds", type=float, default=15.0)
+    args = ap.parse_args()
+    sys.setswitchinterval(0.0001)  # as `vitrina up` and `vitrina load` run
+    folder = Path(tempfile.mkdtemp(prefix="vitrina-bench-transport-"))
+    try:
+        k = kafka_rates(folder, args.events)
+        rd = redis_rate(folder, args.redis_events)
+        fr = freshness(folder, args.fresh_rate, args.fresh_seconds)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    data = {**k, "redis_loader_per_s": rd, "freshness": fr, "events": args.events, "redis_events": args.redis_events}
+    report(
+        "transport",
+        [
+            ("bare confluent-kafka consume (vitrina rows)", f"{k['bare_consume_per_s']:,.0f} msg/s"),
+            ("  same, librdkafka's default fetch sizes", f"{k['bare_consume_default_fetch_per_s']:,.0f} msg/s"),
+            (
+                "Kafka loader into chdb (vitrina rows)",
+                f"{k['loader_per_s']:,.0f} events/s ({k['loader_per_s'] / k['bare_consume_per_s']:.0%} of bare)",
+            ),
+            ("bare consume (seed item_events)", f"{k['bare_consume_seed_per_s']:,.0f} msg/s"),
+            (
+                "Kafka loader, seed format validated",
+                f"{k['loader_seed_per_s']:,.0f} events/s ({k['loader_seed_per_s'] / k['bare_consume_seed_per_s']:.0%} of bare)",
+            ),
+            ("Redis loader into chdb", f"{rd:,.0f} events/s"),
+            (
+                f"freshness at {args.fresh_rate:,} events/s",
+                f"p50 {fr['p50_ms']:.0f} ms, p99 {fr['p99_ms']:.0f} ms ({fr['events']:,} events)",
+            ),
+        ],
+        data,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+"""The Kafka loader: a consumer-group member that reads, validates, batches and inserts into
+ClickHouse, then commits offsets. Several loaders (threads or processes) share the topics'
+partitions and rebalance when one joins, leaves or dies.
+
+Exactly-once effect: a batch is a contiguous offset range of one partition, and its insert
+carries the token `kafka:TOPIC:PARTITION:FIRST-LAST`. Offsets are committed only after the
+insert, so a crash replays the batch; its boundaries are reproducible (size cuts end on
+multiples of `batch_rows`, time cuts are recorded first, load/plans.py), the token is the same
+and ClickHouse (the raw table and its materialized views) drops the replay.
+
+Threads: the consumer thread polls and cuts batches; one insert thread inserts them in order
+and hands finished offsets back for the consumer thread to commit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from vitrina.config import TransportSettings
+from vitrina.intake.validate import StreamValidator
+from vitrina.load.batches import LoaderMetrics, Prepared, inserted, prepare, retry_forever
+from vitrina.load.plans import Plans, create_plans_table
+from vitrina.log.kafka import consumer_config, ensure_topics
+from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, Route, routes
+from vitrina.streams.declare import Stream
+from vitrina.warehouse.client import Warehouse
+from vitrina.warehouse.ddl import REJECTED_TABLE
+
+log = logging.getLogger(__name__)
+_LAG_EVERY_S = 1.0
+# Messages per consume() call. confluent-kafka builds them all while holding the GIL, so a
+# smaller call lets the insert thread in sooner.
+_CONSUME_BATCH = 2000
+
+
+@dataclass
+class _Part:
+    topic: str
+    partition: int
+    route: Route
+    msgs: list[Message] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    since: float = 0.0
+    looked_up: bool = False
+    plan_end: int | None = None
+    committed: int = -1
+    seen: int = -1  # highest offset consumed
+
+
+@dataclass
+class _Batch:
+    part: _Part
+    first: int
+    last: int
+    msgs: list[Message]
+    record_plan: bool
+
+
+def _trusted(m: Message) -> bool:
+    headers = m.headers()
+    return headers is not None and ((ROWS_HEADER, ROWS_MARK) in headers or (ROWS_HEADER, REJECTED_MARK) in headers)
+
+
+class KafkaLoader:
+    def __init__(
+        self,
+        transport: TransportSettings,
+        streams: dict[str, Stream],
+        warehouse: Warehouse,
+        metrics: LoaderMetrics,
+        name: str = "loader",
+    ) -> None:
+        self.t = transport
+        self.routes = routes(transport, streams)
+        self.validators = {s: StreamValidator(st) for s, st in streams.items()}
+        self.wh = warehouse
+        self.metrics = metrics
+        self.name = name
+        self.plans = Plans(warehouse)
+        self._parts: dict[tuple[str, int], _Part] = {}
+        self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=8)
+        self._done: queue.Queue[tuple[str, int, int]] = queue.Queue()
+        self._stop = threading.Event()
+        self.consumer: Consumer | None = None
+
+    # -- consumer thread ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Load until `stop` is set (or `self.stop()`); then finish in-flight batches."""
+        stop = stop or self._stop
+        create_plans_table(self.wh)
+        own = [r.topic for r in self.routes.values() if not r.foreign]
+        ensure_topics(self.t.kafka, own, self.t.partitions)
+        consumer = self.consumer = Consumer(
+            consumer_config(
+                self.t.kafka,
+                self.t.group,
+                **{
+                    "client.id": self.name,
+                    "enable.auto.commit": False,
+                    "session.timeout.ms": self.t.session_timeout_ms,
+                    "heartbeat.interval.ms": max(self.t.session_timeout_ms // 6, 100),
+                    "topic.metadata.refresh.interval.ms": 5000,  # foreign topics created later
+                },
+            )
+        )
+        consumer.subscribe(list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        worker = threading.Thread(target=self._insert_loop, args=(stop,), name=f"vitrina-{self.name}-insert", daemon=True)
+        worker.start()
+        next_lag = 0.0
+        linger = self.t.linger_ms / 1000
+        try:
+            while not stop.is_set():
+                msgs = consumer.consume(_CONSUME_BATCH, min(0.05, linger))
+                now = time.monotonic()
+                parts = self._parts
+                for m in msgs:
+                    err = m.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("%s: consume error: %s", self.name, err)
+                        continue
+                    part = parts.get((m.topic(), m.partition()))  # type: ignore[arg-type]
+                    if part is None:
+                        continue  # revoked meanwhile
+                    if not part.msgs:
+                        part.since = now
+                    part.msgs.append(m)
+                    offset: int = m.offset()  # type: ignore[assignment]
+                    part.offsets.append(offset)
+                for part in list(parts.values()):
+                    if part.msgs:
+                        part.seen = max(part.seen, part.offsets[-1])
+                        self._cut(part, now, linger, stop)
+                self._commit_done(asynchronous=True)
+                if now >= next_lag:
+                    self._report_lag()
+                    next_lag = now + _LAG_EVERY_S
+        finally:
+            self._work.put(None)
+            worker.join(60)
+            self._commit_done(asynchronous=False)
+            consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _cut(self, part: _Part, now: float, linger: float, stop: threading.Event) -> None:
+        size = self.t.batch_rows
+        while part.msgs:
+            first = part.offsets[0]
+            if not part.looked_up:
+                part.looked_up = True
+                part.plan_end = self.plans.lookup(part.topic, part.partition, first)
+                if part.plan_end is not None:
+                    log.info("%s: replaying planned batch %s[%d] %d-%d", self.name, part.topic, part.partition, first, part.plan_end)
+            end = part.plan_end if part.plan_end is not None else (first // size + 1) * size - 1
+            if part.offsets[-1] >= end:
+                n = bisect.bisect_right(part.offsets, end)
+                self._hand(part, first, end, n, record_plan=False, stop=stop)
+                part.plan_end = None
+                part.since = now
+            elif part.plan_end is None and now - part.since >= linger:
+                self._hand(part, first, part.offsets[-1], len(part.msgs), record_plan=True, stop=stop)
+            else:
+                return
+
+    def _hand(self, part: _Part, first: int, last: int, n: int, *, record_plan: bool, stop: threading.Event) -> None:
+        batch = _Batch(part, first, last, part.msgs[:n], record_plan)
+        del part.msgs[:n]
+        del part.offsets[:n]
+        while not stop.is_set():
+            try:
+                self._work.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                # librdkafka heartbeats from its own thread; meanwhile commit what is done.
+                self._commit_done(asynchronous=True)
+
+    def _commit_done(self, *, asynchronous: bool) -> None:
+        offsets = {}
+        while True:
+            try:
+                topic, partition, offset = self._done.get_nowait()
+            except queue.Empty:
+                break
+            offsets[(topic, partition)] = offset
+            part = self._parts.get((topic, partition))
+            if part is not None:
+                part.committed = offset
+        if offsets and self.consumer is not None:
+            tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+            try:
+                if asynchronous:
+                    self.consumer.commit(offsets=tps, asynchronous=True)
+                else:
+                    self.consumer.commit(offsets=tps, asynchronous=False)
+            except Exception as exc:  # a commit lost to a rebalance: the batch is replayed, deduplicated
+                log.warning("%s: commit failed: %s", self.name, exc)
+
+    def _report_lag(self) -> None:
+        if self.consumer is None:
+            return
+        for part in list(self._parts.values()):
+            # Tansu reports the high watermark as the last batch's base offset + 1, so the
+            # highest offset consumed bounds it from below.
+            try:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(part.topic, part.partition), cached=True)
+            except Exception:
+                high = -1
+            end = max(high, part.seen + 1)
+            base = part.committed if part.committed >= 0 else (part.offsets[0] if part.offsets else end)
+            self.metrics.lag.labels(part.topic, str(part.partition)).set(max(end - base, 0))
+
+    # -- rebalance callbacks (run inside consume()) ----------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            route = self.routes.get(tp.topic)
+            if route is not None:
+                self._parts[(tp.topic, tp.partition)] = _Part(tp.topic, tp.partition, route)
+        log.info("%s: assigned %s", self.name, sorted((tp.topic, tp.partition) for tp in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Finish the batches already handed to the insert thread, so that the next owner
+        # finds their plans and commits; buffered messages are simply read again by it.
+        self._work.join()
+        self._commit_done(asynchronous=False)
+        self._drop(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._work.join()
+        self._drop(partitions)
+
+    def _drop(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._parts.pop((tp.topic, tp.partition), None)
+            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(0)
+
+    # -- insert thread ------------------------------------------------------------------------
+
+    def _optimistic(self, route: Route, values: list[bytes], token: str) -> Prepared | None:
+        """vitrina's own topics hold rows the intake validated: insert them as they are
+        (reading each message's headers would cost more than the insert). None when
+        ClickHouse refused the batch: the caller then checks it message by message, under
+        the same token (a refused insert stored nothing)."""
+        rows = b"\n".join(values) + b"\n"
+        try:
+            self.wh.insert_json_rows(route.table, rows, token)
+        except Exception as exc:  # a foreign message in our topic, or the warehouse is down
+            log.warning("insert into %s refused, checking each message: %s", route.table, str(exc).splitlines()[0] if str(exc) else exc)
+            return None
+        return Prepared(rows=rows, count=len(values))
+
+    def _insert_loop(self, stop: threading.Event) -> None:
+        while True:
+            batch = self._work.get()
+            try:
+                if batch is None:
+                    return
+                if self._load(batch, stop):
+                    self._done.put((batch.part.topic, batch.part.partition, batch.last + 1))
+            finally:
+                self._work.task_done()
+
+    def _load(self, b: _Batch, stop: threading.Event) -> bool:
+        p = b.part
+        route = p.route
+        token = f"kafka:{p.topic}:{p.partition}:{b.first}-{b.last}"
+        stopping = stop.is_set
+        if b.record_plan and not retry_forever(
+            "recording a batch plan", lambda: self.plans.record(p.topic, p.partition, b.first, b.last), stopping, log.warning
+        ):
+            return False
+        values: list[bytes] = [m.value() for m in b.msgs]  # type: ignore[misc]
+        # Times missing from an event default to the broker's timestamp of the last message:
+        # the same on every replay of the batch.
+        ts_ms = b.msgs[-1].timestamp()[1]
+        arrival_ns = ts_ms * 1_000_000 if ts_ms > 0 else time.time_ns()
+        started = time.perf_counter()
+        prepared = self._optimistic(route, values, token) if not route.foreign else None
+        if prepared is None:
+            # Foreign topics, or an own topic whose batch ClickHouse refused: read every
+            # message's header and validate what is not vitrina's rows; bad ones are dead letters.
+            trusted = [not route.foreign and _trusted(m) for m in b.msgs]
+            prepared = prepare(
+                route.stream,
+                self.validators.get(route.stream),
+                values,
+                trusted,
+                lambda i: f"{p.topic}/{p.partition}/{b.msgs[i].offset()}",
+                "kafka",
+                arrival_ns,
+            )
+            rows = prepared.rows
+            if prepared.count and not retry_forever(
+                f"insert into {route.table}", lambda: self.wh.insert_json_rows(route.table, rows, token), stopping, log.warning
+            ):
+                return False
+        seconds = time.perf_counter() - started
+        dead = prepared.dead
+        if prepared.dead_count and not retry_forever(
+            "insert into rejected", lambda: self.wh.insert_json_rows(REJECTED_TABLE, dead, token + ":rejected"), stopping, log.warning
+        ):
+            return False
+        inserted()
+        self.metrics.loaded_batch(p.topic, route.table, prepared, seconds)
+        return True

@@ -1,0 +1,75 @@
+"""Producing through the API, killing a loader at random points, counting what landed."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.conftest import wait_until
+from tests.log.services import metric
+
+PER_REQUEST = 100
+
+
+def transport_config(**extra: Any) -> str:
+    """Small batches (many of them, so kills land mid-load) and quick group joins."""
+    settings = {"session_timeout_ms": 6000, "linger_ms": 20, "batch_rows": 300, "claim_idle_ms": 1000, "consumer": "t"}
+    settings.update(extra)
+    lines = ["[transport]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def produce(v: Any, prefix: str, requests: int, start: int = 0) -> int:
+    """POST `requests` batches of metrics (names `prefix-i`); all must be acknowledged."""
+
+    def one(i: int) -> int:
+        batch = [{"metric_name": f"{prefix}-{i}", "metric_value": j} for j in range(PER_REQUEST)]
+        resp = httpx.post(f"{v.url}/v1/streams/metrics", json=batch, timeout=30)
+        assert resp.status_code == 200, resp.text
+        return PER_REQUEST
+
+    with ThreadPoolExecutor(8) as pool:
+        return sum(pool.map(one, range(start, start + requests)))
+
+
+def wait_for(v: Any, check: Any, timeout: float, what: str) -> Any:
+    """wait_until, with the tail of the server's log in the failure."""
+    try:
+        return wait_until(check, timeout, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- {v.log_path} ---\n{v.log_path.read_text()[-4000:]}") from None
+
+
+def loaded(v: Any) -> float:
+    return metric(httpx.get(f"{v.url}/metrics", timeout=5).text, "vitrina_loaded_events_total", stream="metrics")
+
+
+def produce_and_kill(v: Any, prefix: str, rng: random.Random, rounds: int, requests: int = 50) -> int:
+    """Each round: produce through the API, SIGKILL the process (intake and loader) once it
+    loaded a random share of the round's events, restart it. Returns the events produced."""
+    total = 0
+    partial = []
+    for round_ in range(rounds):
+        chunk = produce(v, prefix, requests, start=round_ * requests)
+        total += chunk
+        at = rng.randint(1, chunk // 2)
+        partial.append(wait_for(v, lambda at=at: (n := loaded(v)) >= at and n, 60, f"{at} events loaded"))
+        v.kill()
+        v.start()
+    assert any(n < total for n in partial), f"every kill came after loading finished: {partial}"
+    return total
+
+
+def assert_exactly_once(v: Any, prefix: str, total: int) -> None:
+    where = f"WHERE startsWith(metric_name, '{prefix}-')"
+    wait_for(v, lambda: v.scalar(f"SELECT count() FROM vitrina.metrics {where}") >= total, 90, "all rows")
+    counts = v.sql(f"SELECT metric_name, count() AS n FROM vitrina.metrics WHERE startsWith(metric_name, '{prefix}-') GROUP BY metric_name")
+    assert sum(r["n"] for r in counts) == total, "rows stored twice"
+    assert all(r["n"] == PER_REQUEST for r in counts), [r for r in counts if r["n"] != PER_REQUEST][:5]
+    assert len(counts) == total // PER_REQUEST
+    for table in ("metrics_1s", "metrics_1m"):
+        rolled = v.scalar(f"SELECT countMerge(count) FROM vitrina.{table} WHERE startsWith(metric_name, '{prefix}-')")
+        assert rolled == total, f"{table}: {rolled} != {total}"
