@@ -34,7 +34,8 @@ def main() -> None:
         bare = wrk(url + "/", ONE, c, s)
         bare["cpu_us_per_request"] = (cpu_seconds(pid) - cpu) / (bare["rps"] * s) * 1e6
         bare_batch = wrk(url + "/", BATCH, 64, s)
-    with vitrina() as (url, _folder, pid):
+    # Intake alone: the model scheduler and alert evaluator would share the same core.
+    with vitrina("[models]\nenabled = false\n[alerts]\nenabled = false\n") as (url, _folder, pid):
         intake = url + "/v1/streams/metrics"
         wrk(intake, ONE, c, 2)
         cpu = cpu_seconds(pid)

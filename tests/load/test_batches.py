@@ -39,9 +39,10 @@ def test_foreign_messages_are_validated_and_poison_is_a_dead_letter() -> None:
         b'{"metric_name":"b"',  # malformed
         b'{"metric_name":"c","metric_value":"x"}',  # wrong type
         b'[{"metric_name":"d","metric_value":2},{"metric_name":"e","metric_value":3}]',  # an array message
+        b'{"metric_name":"f","metric_value":4}\n{"metric_name":"g","metric_value":5}\n',  # JSONEachRow lines
     ]
-    rows, dead = _prepare(values, [False] * 4)
-    assert [r["metric_name"] for r in rows] == ["a", "d", "e"]
+    rows, dead = _prepare(values, [False] * 5)
+    assert [r["metric_name"] for r in rows] == ["a", "d", "e", "f", "g"]
     assert [(d["position"], d["raw"]) for d in dead] == [("t/0/1", '{"metric_name":"b"'), ("t/0/2", values[2].decode())]
     assert "malformed JSON" in str(dead[0]["reason"]) and str(dead[1]["reason"]).startswith("metric_value:")
     assert all(d["stream"] == "metrics" and d["source"] == "kafka" for d in dead)

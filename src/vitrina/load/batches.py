@@ -118,7 +118,8 @@ def _validate(validator: StreamValidator, values: list[bytes], arrival_ns: int) 
             checked = None
         if checked is not None and checked.total == len(values):
             return checked, list(range(len(values)))
-    # One message at a time: a malformed one is one dead letter, an array is many rows.
+    # One message at a time: a malformed one is one dead letter; an array or JSONEachRow
+    # lines are many rows (a bad row of them is a dead letter of its own, same position).
     out = Checked()
     rows: list[bytes] = []
     where: list[int] = []
@@ -126,7 +127,10 @@ def _validate(validator: StreamValidator, values: list[bytes], arrival_ns: int) 
         try:
             c = validator.check_json(value, arrival_ns)
         except BadBody as exc:
-            c = Checked(problems=[Problem(None, None, str(exc))], raws=[value], total=1)
+            if b"\n" in value.strip():  # JSONEachRow: several rows in one message
+                c = validator.check_ndjson(value, arrival_ns)
+            else:
+                c = Checked(problems=[Problem(None, None, str(exc))], raws=[value], total=1)
         if c.count:
             rows.append(c.rows)
             out.count += c.count

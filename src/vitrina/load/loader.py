@@ -48,7 +48,7 @@ class _Part:
     msgs: list[Message] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     since: float = 0.0
-    looked_up: bool = False
+    checked: int = -1  # the batch start whose plan was looked up
     plan_end: int | None = None
     committed: int = -1
     seen: int = -1  # highest offset consumed
@@ -60,7 +60,7 @@ class _Batch:
     first: int
     last: int
     msgs: list[Message]
-    record_plan: bool
+    planned: bool  # cut by time, its end recorded in the plans table
 
 
 def _trusted(m: Message) -> bool:
@@ -85,6 +85,7 @@ class KafkaLoader:
         self.name = name
         self.plans = Plans(warehouse)
         self._parts: dict[tuple[str, int], _Part] = {}
+        self._planned: list[_Batch] = []  # cut by time this round, plans not yet recorded
         self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=8)
         self._done: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self._stop = threading.Event()
@@ -135,10 +136,12 @@ class KafkaLoader:
                     part.msgs.append(m)
                     offset: int = m.offset()  # type: ignore[assignment]
                     part.offsets.append(offset)
+                self._look_up_plans()
                 for part in list(parts.values()):
                     if part.msgs:
                         part.seen = max(part.seen, part.offsets[-1])
                         self._cut(part, now, linger, stop)
+                self._hand_planned(stop)
                 self._commit_done(asynchronous=True)
                 if now >= next_lag:
                     self._report_lag()
@@ -156,26 +159,54 @@ class KafkaLoader:
         size = self.t.batch_rows
         while part.msgs:
             first = part.offsets[0]
-            if not part.looked_up:
-                part.looked_up = True
+            if part.checked != first:
+                part.checked = first
                 part.plan_end = self.plans.lookup(part.topic, part.partition, first)
-                if part.plan_end is not None:
-                    log.info("%s: replaying planned batch %s[%d] %d-%d", self.name, part.topic, part.partition, first, part.plan_end)
             end = part.plan_end if part.plan_end is not None else (first // size + 1) * size - 1
             if part.offsets[-1] >= end:
                 n = bisect.bisect_right(part.offsets, end)
-                self._hand(part, first, end, n, record_plan=False, stop=stop)
+                self._hand(part, first, end, n, stop)
                 part.plan_end = None
                 part.since = now
             elif part.plan_end is None and now - part.since >= linger:
-                self._hand(part, first, part.offsets[-1], len(part.msgs), record_plan=True, stop=stop)
+                # Cut by time: handed over once its plan is recorded (all of this round's in one insert).
+                self._planned.append(_Batch(part, first, part.offsets[-1], part.msgs[:], True))
+                part.msgs.clear()
+                part.offsets.clear()
             else:
                 return
 
-    def _hand(self, part: _Part, first: int, last: int, n: int, *, record_plan: bool, stop: threading.Event) -> None:
-        batch = _Batch(part, first, last, part.msgs[:n], record_plan)
+    def _look_up_plans(self) -> None:
+        """Every batch start is checked for a plan, in one query per round: a previous owner
+        may have inserted several batches whose commits never reached the broker."""
+        todo = [p for p in self._parts.values() if p.msgs and p.checked != p.offsets[0]]
+        if not todo:
+            return
+        found = self.plans.lookup_many([(p.topic, p.partition, p.offsets[0]) for p in todo])
+        for p in todo:
+            p.checked = p.offsets[0]
+            p.plan_end = found.get((p.topic, p.partition, p.offsets[0]))
+            if p.plan_end is not None:
+                log.info("%s: replaying planned batch %s[%d] %d-%d", self.name, p.topic, p.partition, p.offsets[0], p.plan_end)
+
+    def _hand_planned(self, stop: threading.Event) -> None:
+        if not self._planned:
+            return
+        batches, self._planned = self._planned, []
+        plans = [(b.part.topic, b.part.partition, b.first, b.last) for b in batches]
+        if not retry_forever("recording batch plans", lambda: self.plans.record(plans), stop.is_set, log.warning):
+            return  # stopping: these batches are read again by the next owner
+        for b in batches:
+            self._put(b, stop)
+
+    def _hand(self, part: _Part, first: int, last: int, n: int, stop: threading.Event) -> None:
+        """A batch cut by size: its end follows from the rule, no plan needed."""
+        batch = _Batch(part, first, last, part.msgs[:n], False)
         del part.msgs[:n]
         del part.offsets[:n]
+        self._put(batch, stop)
+
+    def _put(self, batch: _Batch, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self._work.put(batch, timeout=0.1)
@@ -275,10 +306,6 @@ class KafkaLoader:
         route = p.route
         token = f"kafka:{p.topic}:{p.partition}:{b.first}-{b.last}"
         stopping = stop.is_set
-        if b.record_plan and not retry_forever(
-            "recording a batch plan", lambda: self.plans.record(p.topic, p.partition, b.first, b.last), stopping, log.warning
-        ):
-            return False
         values: list[bytes] = [m.value() for m in b.msgs]  # type: ignore[misc]
         # Times missing from an event default to the broker's timestamp of the last message:
         # the same on every replay of the batch.

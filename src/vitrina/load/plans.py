@@ -10,6 +10,9 @@ metadata, where such a plan would otherwise live.)
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from vitrina.warehouse.client import Warehouse
 
 PLANS_TABLE = "_vitrina_loader_plans"
@@ -30,9 +33,22 @@ class Plans:
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
 
-    def record(self, topic: str, partition: int, first: int, last: int) -> None:
-        row = b'{"topic":%s,"partition":%d,"first":%d,"last":%d}\n' % (_quote(topic), partition, first, last)
-        self.wh.insert_json_rows(PLANS_TABLE, row, f"plan:{topic}:{partition}:{first}-{last}")
+    def record(self, plans: list[tuple[str, int, int, int]]) -> None:
+        """(topic, partition, first, last) of batches about to be inserted, in one insert."""
+        rows = b"".join(b'{"topic":%s,"partition":%d,"first":%d,"last":%d}\n' % (_quote(t), p, f, last) for t, p, f, last in plans)
+        token = "plans:" + hashlib.sha1(rows).hexdigest()  # a retried record is not stored twice
+        self.wh.insert_json_rows(PLANS_TABLE, rows, token)
+
+    def lookup_many(self, starts: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], int]:
+        """Planned last offsets of the batches starting at (topic, partition, first)."""
+        if not starts:
+            return {}
+        rows = self.wh.query(
+            f"SELECT topic, partition, first, argMin(last, time) FROM {self.wh.database}.{PLANS_TABLE} "
+            "WHERE (topic, partition, first) IN {starts:Array(Tuple(String, UInt32, UInt64))} GROUP BY topic, partition, first",
+            parameters={"starts": starts},
+        ).result_rows
+        return {(str(t), int(p), int(f)): int(last) for t, p, f, last in rows}
 
     def lookup(self, topic: str, partition: int, first: int) -> int | None:
         """The planned last offset of the batch starting at `first`, if one was recorded.
@@ -47,6 +63,4 @@ class Plans:
 
 
 def _quote(s: str) -> bytes:
-    import json
-
     return json.dumps(s).encode()
