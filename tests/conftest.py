@@ -26,6 +26,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class GaveUp(AssertionError):
+    """Raised by a polled check that knows waiting longer cannot help (a process died)."""
+
+
 def wait_until(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll `check` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -35,6 +39,8 @@ def wait_until(check: Any, timeout: float = 30.0, what: str = "condition") -> An
             value = check()
             if value:
                 return value
+        except GaveUp:
+            raise
         except Exception as exc:  # the thing polled may not be up yet
             last_exc = exc
         time.sleep(0.05)
@@ -67,7 +73,7 @@ class VitrinaProcess:
         def ready() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"vitrina exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+                raise GaveUp(f"vitrina exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
             return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
 
         wait_until(ready, timeout, "vitrina /readyz")
