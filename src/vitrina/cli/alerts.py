@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from vitrina.cli.remote import call
 
 console = Console(stderr=True)
 out = Console()
@@ -20,15 +21,7 @@ UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default:
 
 
 def _call(method: str, url: str, **kw: Any) -> Any:
-    try:
-        resp = httpx.request(method, url, timeout=120, **kw)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {url}:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if resp.status_code != 200:
-        console.print(f"[red]{resp.status_code}:[/red] {resp.text}")
-        raise typer.Exit(1)
-    return resp.json()
+    return call(method, url, timeout=120, **kw)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from vitrina.cli.remote import call
 from vitrina.config import Settings
 
 console = Console(stderr=True)
@@ -50,15 +50,7 @@ def local_runner(settings: Settings) -> Iterator[Any]:
 
 
 def _call(method: str, url: str, **kw: Any) -> Any:
-    try:
-        resp = httpx.request(method, url, timeout=600, **kw)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {url}:[/red] {exc}")
-        raise typer.Exit(1) from None
-    if resp.status_code != 200:
-        console.print(f"[red]{resp.status_code}:[/red] {resp.text}")
-        raise typer.Exit(1)
-    return resp.json()
+    return call(method, url, timeout=600, **kw)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ import gc
 import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -42,10 +41,6 @@ def base_url(settings: Settings) -> str:
 
 
 async def serve(settings: Settings, on_ready: Callable[[str], Awaitable[None] | None] | None = None) -> None:
-    # The writer thread needs the GIL briefly around each insert; with the default 5 ms switch
-    # interval a busy event loop makes it wait up to 5 ms per hand-over, which stretches every
-    # group commit. 0.1 ms measured best (docs/PERFORMANCE.md).
-    sys.setswitchinterval(0.0001)
     app = VitrinaApp(settings)
     config = uvicorn.Config(
         app,
