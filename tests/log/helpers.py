@@ -19,6 +19,9 @@ def transport_config(**extra: Any) -> str:
     settings = {"session_timeout_ms": 6000, "linger_ms": 20, "batch_rows": 300, "claim_idle_ms": 1000, "consumer": "t"}
     settings.update(extra)
     lines = ["[transport]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
+    # The loader is under test: the model scheduler and alert evaluator would only compete for
+    # the two cores (a full-suite run once saw a restarted loader idle for 65 s beside them).
+    lines += ["[models]", "enabled = false", "[alerts]", "enabled = false"]
     return "\n".join(lines) + "\n"
 
 
