@@ -141,8 +141,10 @@ def load_settings(path: Path | None) -> Settings:
         except DeclarationError as exc:
             raise ConfigError(str(exc)) from None
     kw["extra_streams"] = tuple(extra)
-    known_sections = {"host", "port", "dsn", "database", "data_dir", "writer", "limits", "sql", "transport", "retention", "streams"}
-    known_sections |= {"models", "alerts"}
+    known_sections = {
+        *("host", "port", "dsn", "database", "data_dir"),
+        *("writer", "limits", "sql", "transport", "models", "alerts", "retention", "streams"),
+    }
     unknown_sections = set(data) - known_sections
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")

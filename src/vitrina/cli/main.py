@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from vitrina import __version__
+from vitrina.cli.remote import call
 from vitrina.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="vitrina: marketplace telemetry into ClickHouse, with rollups, SQL and a simulator.", no_args_is_help=True)
@@ -109,29 +109,22 @@ def sql(
     settings = _settings(config, data_dir=data_dir)
     target = url or running_url(settings.data_dir)
     if target:
-        try:
-            resp = httpx.post(
-                f"{target}/v1/sql", content=query.encode(), headers={"content-type": "text/plain"}, timeout=settings.sql.timeout_s + 5
-            )
-        except httpx.HTTPError as exc:
-            console.print(f"[red]cannot reach {target}:[/red] {exc}")
-            raise typer.Exit(1) from None
-        body = resp.json()
-        if resp.status_code != 200:
-            console.print(f"[red]{resp.status_code}:[/red] {body.get('message', body)}")
-            raise typer.Exit(1)
+        headers = {"content-type": "text/plain"}
+        body = call("POST", f"{target}/v1/sql", content=query.encode(), headers=headers, timeout=settings.sql.timeout_s + 5)
         _print_result(body, fmt)
         return
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.readonly import QueryRefused, ReadOnlySql
 
     wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
+    reader = ReadOnlySql(wh, max_rows=settings.sql.max_rows, timeout_s=settings.sql.timeout_s)
     try:
-        result = ReadOnlySql(wh, max_rows=settings.sql.max_rows, timeout_s=settings.sql.timeout_s).run(query)
+        result = reader.run(query)
     except QueryRefused as exc:
         console.print(f"[red]{exc.status}:[/red] {exc.message}")
         raise typer.Exit(1) from None
     finally:
+        reader.close()
         wh.close()
     _print_result({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated}, fmt)
 

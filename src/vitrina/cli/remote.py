@@ -20,6 +20,15 @@ def call(method: str, url: str, *, timeout: float = 120, **kw: Any) -> Any:
         _console.print(f"[red]cannot reach {url}:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     if resp.status_code != 200:
-        _console.print(f"[red]{resp.status_code}:[/red] {escape(resp.text)}")
+        _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}")
         raise typer.Exit(1)
     return resp.json()
+
+
+def _reason(resp: httpx.Response) -> str:
+    """vitrina's errors carry a `message`; anything else (a proxy's page) is shown as sent."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text
+    return str(body.get("message", resp.text)) if isinstance(body, dict) else resp.text
