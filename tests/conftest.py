@@ -30,7 +30,7 @@ class GaveUp(AssertionError):
     """Raised by a polled check that knows waiting longer cannot help (a process died)."""
 
 
-def wait_until(check: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+def wait_until(check: Any, timeout: float = 30.0, what: str = "condition", interval: float = 0.05) -> Any:
     """Poll `check` until it returns a truthy value or the deadline passes."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
@@ -43,7 +43,7 @@ def wait_until(check: Any, timeout: float = 30.0, what: str = "condition") -> An
             raise
         except Exception as exc:  # the thing polled may not be up yet
             last_exc = exc
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
 
 
