@@ -71,7 +71,7 @@ def seed_upload(i: int) -> bytes:
 
 def fill_topic(bootstrap: str, topic: str, n: int, make: Callable[[int], bytes], header: bool) -> None:
     p = confluent_kafka.Producer(producer_config(bootstrap))
-    headers = [(ROWS_HEADER, ROWS_MARK)] if header else None
+    headers: list[tuple[str, str | bytes | None]] | None = [(ROWS_HEADER, ROWS_MARK)] if header else None
     for i in range(n):
         while True:
             try:
@@ -214,7 +214,13 @@ def freshness(folder: Path, rate: int, seconds: float) -> dict[str, float]:
             senders = [threading.Thread(target=send, args=(rate / 8,)) for _ in range(8)]  # 8 producers, paced
             for t in senders:
                 t.start()
-            threading.Thread(target=lambda: ([t.join() for t in senders], done.set()), daemon=True).start()
+
+            def finish() -> None:
+                for t in senders:
+                    t.join()
+                done.set()
+
+            threading.Thread(target=finish, daemon=True).start()
             seen: dict[float, int] = {}  # request send time -> its rows seen so far
             with httpx.Client(timeout=10) as c:
                 quiet_since = None

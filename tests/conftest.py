@@ -62,13 +62,18 @@ class VitrinaProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> VitrinaProcess:
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it to be ready (it may be meant to die)."""
         cmd = [sys.executable, "-m", "vitrina", "up", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.close()
+        return self.proc
+
+    def start(self, timeout: float = 60.0) -> VitrinaProcess:
+        self.spawn()
 
         def ready() -> bool:
             assert self.proc is not None

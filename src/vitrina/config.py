@@ -28,6 +28,16 @@ class WriterSettings:
     linger_ms: float = 0.0  # ... or once the oldest waiting row is this old (0: as soon as the writer is free)
     max_pending_rows: int = 1_000_000  # beyond this, intake answers 503
     fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
+    # When a request is answered: "insert" once its rows are in ClickHouse; "wal" once they are
+    # appended to the write-ahead log under the data folder (ClickHouse gets them within
+    # wal_interval_ms; much cheaper per request, docs/PERFORMANCE.md).
+    ack: str = "insert"
+    wal_fsync: bool = True  # fdatasync each append (power loss too); off: a process crash only
+    wal_interval_ms: float = 200.0  # insert the log's new rows at least this often
+
+    def __post_init__(self) -> None:
+        if self.ack not in ("insert", "wal"):
+            raise ConfigError(f"[writer] ack must be insert or wal, not {self.ack!r}")
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
 from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.group_commit import GroupCommitWriter
+from vitrina.load.wal import WriteAheadLog
 from vitrina.log.producer import LogProducer
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
@@ -65,9 +67,12 @@ class Pipeline:
         self.writer: GroupCommitWriter | None = None
         self.sql: ReadOnlySql | None = None
         self.log: LogProducer | None = None  # set when the transport is kafka or redis
-        self.metrics = PipelineMetrics(lambda: self.writer.pending_rows if self.writer else 0)
+        self.metrics = PipelineMetrics(
+            lambda: self.writer.pending_rows if self.writer else 0, lambda: self.writer.unloaded_rows if self.writer else 0
+        )
         self.ready = False
         self.started_at = time.time()
+        self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
@@ -82,6 +87,8 @@ class Pipeline:
             linger_ms=s.writer.linger_ms,
             max_pending_rows=s.writer.max_pending_rows,
             observe=self.metrics.observe_insert,
+            wal=WriteAheadLog(s.data_dir / "wal", fsync=s.writer.wal_fsync) if s.writer.ack == "wal" else None,
+            wal_interval_ms=s.writer.wal_interval_ms,
         )
         self.writer.start(loop)
         self.log = open_log(s, loop)
@@ -120,7 +127,10 @@ class Pipeline:
 
     def _stored(self, stream: str, checked: Checked) -> Stored:
         if checked.count:
-            self.metrics.accepted.labels(stream).inc(checked.count)
+            counter = self._accepted.get(stream)
+            if counter is None:
+                counter = self._accepted[stream] = self.metrics.accepted.labels(stream)
+            counter.inc(checked.count)
         if checked.problems:
             self.metrics.rejected.labels(stream).inc(len(checked.problems))
         return Stored(checked.count, len(checked.problems))

@@ -11,7 +11,7 @@ _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class PipelineMetrics:
-    def __init__(self, pending_rows: Callable[[], float]) -> None:
+    def __init__(self, pending_rows: Callable[[], float], unloaded_rows: Callable[[], float] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.accepted = Counter("vitrina_accepted_events", "Events stored, per stream", ["stream"], registry=r)
@@ -26,6 +26,10 @@ class PipelineMetrics:
         )
         self.queue_depth = Gauge("vitrina_writer_pending_rows", "Rows waiting for the group-commit writer", registry=r)
         self.queue_depth.set_function(pending_rows)
+        self.wal_unloaded = Gauge(
+            "vitrina_wal_unloaded_rows", "Acknowledged rows in the write-ahead log, not yet in ClickHouse (ack = wal)", registry=r
+        )
+        self.wal_unloaded.set_function(unloaded_rows)
 
     def observe_insert(self, table: str, rows: int, seconds: float) -> None:
         self.batch_rows.labels(table).observe(rows)

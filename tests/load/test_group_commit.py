@@ -1,8 +1,10 @@
 """Group commit against a real server: acknowledged means durable (SIGKILL), shutdown drains,
-and a writer that falls behind answers 503 with Retry-After instead of queueing forever."""
+and a writer that falls behind answers 503 with Retry-After instead of queueing forever; in
+both acknowledgement modes (after the insert, and after the write-ahead log)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -10,10 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import wait_until
 
 PER_REQUEST = 5
+WAL = '[writer]\nack = "wal"\n'
+MODES = pytest.mark.parametrize("config", ["", WAL], ids=["ack-insert", "ack-wal"])
+
+
+def settled(v: Any) -> None:
+    """Wait until nothing acknowledged is only in the write-ahead log (at once for ack = insert)."""
+    wait_until(lambda: "vitrina_wal_unloaded_rows 0.0" in httpx.get(f"{v.url}/metrics").text, 60, "the log loaded")
 
 
 def _send_until_killed(v: Any, prefix: str, threads: int = 16) -> set[str]:
@@ -46,12 +56,18 @@ def _send_until_killed(v: Any, prefix: str, threads: int = 16) -> set[str]:
     return acked
 
 
-def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(make_vitrina: Any) -> None:
-    v = make_vitrina()
+@MODES
+def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(config: str, make_vitrina: Any) -> None:
+    v = make_vitrina(config)
     acked: set[str] = set()
     for round_ in range(3):  # kill it several times, restarting on the same folder
         acked |= _send_until_killed(v, f"kill{round_}")
         v.start()
+    settled(v)
+    assert_stored_once(v, acked)
+
+
+def assert_stored_once(v: Any, acked: set[str]) -> None:
     counts = {r["metric_name"]: r["n"] for r in v.sql("SELECT metric_name, count() AS n FROM vitrina.metrics GROUP BY metric_name")}
     missing = [name for name in acked if counts.get(name, 0) != PER_REQUEST]
     assert not missing, f"{len(missing)} acknowledged requests not stored exactly once, e.g. {missing[:5]}"
@@ -63,9 +79,10 @@ def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(make_vitrina: A
     assert all(rolled.get(name) == PER_REQUEST for name in acked)
 
 
-def test_shutdown_drains_accepted_requests(make_vitrina: Any) -> None:
+@MODES
+def test_shutdown_drains_accepted_requests(config: str, make_vitrina: Any) -> None:
     # a long linger keeps the first request waiting in the writer when SIGTERM arrives
-    v = make_vitrina("[writer]\nlinger_ms = 1500\nflush_rows = 1000000\n")
+    v = make_vitrina((config or "[writer]\n") + "linger_ms = 1500\nflush_rows = 1000000\nwal_interval_ms = 60000\n")
     result: dict[str, Any] = {}
 
     def send() -> None:
@@ -78,8 +95,44 @@ def test_shutdown_drains_accepted_requests(make_vitrina: Any) -> None:
     assert v.stop() in (0, -signal.SIGTERM)
     t.join(30)
     assert result["resp"].status_code == 200
+    if config == WAL:  # the log was loaded at shutdown, not left to the next start
+        state = json.loads((v.data_dir / "wal" / "state.json").read_text())
+        assert state["inserting"] is None and state["done"] > 0
+        assert state["done"] == sum(p.stat().st_size for p in (v.data_dir / "wal").glob("*.wal"))
     v.start()
     assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = 'drain'") == 3
+
+
+def test_wal_crash_between_insert_and_progress_is_replayed_once(make_vitrina: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies right after the log's second insert, before recording its progress:
+    the next start inserts the same range with the same tokens, and ClickHouse drops it."""
+    v = make_vitrina(WAL + "wal_interval_ms = 50\n", start=False)
+    monkeypatch.setenv("VITRINA_FAULT_EXIT_AFTER_INSERTS", "2")
+    v.spawn()  # not v.start(): it may die before it is ready, that is the point
+    acked: set[str] = set()
+    wait_until(lambda: _ready(v), 60, "vitrina /readyz")
+    for i in range(200):
+        name = f"crash-{i}"
+        try:
+            resp = httpx.post(f"{v.url}/v1/streams/metrics", json=[{"metric_name": name, "metric_value": j} for j in range(PER_REQUEST)])
+        except httpx.HTTPError:
+            break  # it died
+        if resp.status_code == 200:
+            acked.add(name)
+    wait_until(lambda: v.proc.poll() is not None, 60, "the process to die after its second insert")
+    assert v.proc.returncode == 137
+    v.proc = None
+    monkeypatch.delenv("VITRINA_FAULT_EXIT_AFTER_INSERTS")
+    v.start()
+    settled(v)
+    assert acked
+    assert_stored_once(v, acked)
+
+
+def _ready(v: Any) -> bool:
+    if v.proc.poll() is not None:
+        return True  # died before ready: the caller's checks report it
+    return httpx.get(f"{v.url}/readyz", timeout=1).status_code == 200
 
 
 def test_overload_is_503_with_retry_after(make_vitrina: Any) -> None:

@@ -4,22 +4,12 @@ the same token, and ClickHouse drops it, in the raw table and in every rollup.""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from tests.log.helpers import assert_exactly_once, produce, transport_config, wait_for
 from tests.log.services import Redis, Tansu
-
-
-def _spawn(v: Any) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "vitrina", "up", "--port", str(v.port), "--data-dir", str(v.data_dir), *v.extra_args]
-    cmd += ["--config", str(v.config)]
-    with open(v.log_path, "ab") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
 
 
 @pytest.mark.parametrize("kind", ["kafka", "redis"])
@@ -30,7 +20,7 @@ def test_crash_between_insert_and_commit(kind: str, services: Any, make_vitrina:
     v.stop()
     monkeypatch.setenv("VITRINA_FAULT_EXIT_AFTER_INSERTS", "3")
     v.extra_args = log_args
-    v.proc = _spawn(v)  # not v.start(): it may die before it is ready, that is the point
+    v.spawn()  # not v.start(): it may die before it is ready, that is the point
     wait_for(v, lambda: v.proc.poll() is not None, 60, "the loader to die after its third insert")
     assert v.proc.returncode == 137
     v.proc = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import logging
@@ -57,7 +56,7 @@ def up(
 ) -> None:
     """Start the embedded stack: intake, ClickHouse (chdb), rollups, SQL, metrics."""
     from vitrina.cli.transport import with_transport
-    from vitrina.serve.server import serve
+    from vitrina.serve.server import run
 
     settings = with_transport(_settings(config, host=host, port=port, data_dir=data_dir), transport, kafka, redis, loaders, loader)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,7 +80,7 @@ def up(
             console.print(f"  demo: simulator sending {demo_rate:g} events/s in total across the built-in streams")
             await simulate(url, [s for s in settings.streams if settings.streams[s].builtin], demo_rate, None)
 
-    asyncio.run(serve(settings, ready))
+    run(settings, ready)
 
 
 def _print_result(result: dict[str, Any], fmt: str) -> None:

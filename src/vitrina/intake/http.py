@@ -80,14 +80,21 @@ class IntakeApp:
         self.fallback = fallback
         self.max_body = pipeline.settings.limits.max_body_bytes
         self.retry_after = str(pipeline.settings.limits.retry_after_s).encode()
+        self._routes: dict[str, Route] = dict(SEED_ROUTES)
+        # Per-request bookkeeping is a measurable share of a single-event request: the
+        # counters' children are looked up once per status, not on every request.
+        self._status_counters: dict[int, Any] = {}
 
     def _route(self, scope: Scope) -> Route | None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return None
         path: str = scope["path"]
-        if path.startswith(PREFIX):
-            return Route(path[len(PREFIX) :].rstrip("/"))
-        return SEED_ROUTES.get(path)
+        route = self._routes.get(path)
+        if route is None and path.startswith(PREFIX):
+            route = Route(path[len(PREFIX) :].rstrip("/"))
+            if route.stream in self.pipeline.validators:  # only known streams: the cache stays small
+                self._routes[path] = route
+        return route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)
@@ -102,7 +109,10 @@ class IntakeApp:
         except HttpError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
         await _respond(send, status, body, headers)
-        metrics.requests.labels(str(status)).inc()
+        counter = self._status_counters.get(status)
+        if counter is None:
+            counter = self._status_counters[status] = metrics.requests.labels(str(status))
+        counter.inc()
         metrics.request_seconds.observe(time.perf_counter() - started)
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive) -> tuple[int, bytes]:
@@ -159,6 +169,9 @@ class IntakeApp:
             415, "unsupported_media_type", f"Content-Type {media!r} is not accepted; send application/json or application/x-ndjson"
         )
 
+    def _too_big(self) -> HttpError:
+        return HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
+
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         encoding = (_header(scope, b"content-encoding") or b"identity").strip().lower()
         if encoding not in (b"identity", b"gzip", b"x-gzip"):
@@ -166,9 +179,8 @@ class IntakeApp:
                 415, "unsupported_encoding", f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted; send gzip or none"
             )
         length = _header(scope, b"content-length")
-        too_big = HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
         if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise too_big
+            raise self._too_big()
         chunks = []
         size = 0
         while True:
@@ -178,7 +190,7 @@ class IntakeApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                raise too_big
+                raise self._too_big()
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break

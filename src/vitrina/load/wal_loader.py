@@ -1,0 +1,136 @@
+"""Inserting the write-ahead log into ClickHouse, behind the acknowledgements.
+
+One thread takes the records appended since its last insert (waiting up to `interval_ms`
+for more, or until `flush_rows` wait), inserts them table by table with tokens derived from
+their log range, then moves the log's `done` mark. The range is written to the log's state
+before its inserts, so a process killed in between inserts the very same range again on the
+next start, and ClickHouse deduplicates it (load/wal.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from vitrina.load.batches import inserted, retry_forever
+from vitrina.load.wal import Record, State, WriteAheadLog, token
+
+log = logging.getLogger(__name__)
+
+InsertFn = Callable[[str, bytes, str], None]
+ObserveFn = Callable[[str, int, float], None]
+
+
+class WalLoader:
+    def __init__(
+        self,
+        wal: WriteAheadLog,
+        insert: InsertFn,
+        *,
+        interval_ms: float = 200.0,
+        flush_rows: int = 100_000,
+        observe: ObserveFn | None = None,
+    ) -> None:
+        self.wal = wal
+        self._insert = insert
+        self.interval_s = interval_ms / 1000
+        self.flush_rows = flush_rows
+        self._observe = observe
+        self._queue: deque[Record] = deque()
+        self._queued_rows = 0
+        self._since = 0.0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._replay: list[Record] = []
+        self.unloaded_rows = 0  # acknowledged, not yet in ClickHouse (read by backpressure)
+
+    def start(self) -> None:
+        """Queue what an earlier run left in the log (before the writer appends anything new),
+        then start inserting."""
+        state = self.wal.state()
+        done = state.done
+        if state.inserting is not None:
+            self._replay = list(self.wal.read(*state.inserting))
+            done = state.inserting[1]
+        backlog = list(self.wal.read(done, self.wal.end))
+        self.add(backlog)
+        self.unloaded_rows += sum(r.count for r in self._replay)
+        if self._replay or backlog:
+            log.info("write-ahead log: %d rows left by the previous run are inserted now", self.unloaded_rows)
+        self._thread = threading.Thread(target=self._run, name="vitrina-wal-loader", daemon=True)
+        self._thread.start()
+
+    def add(self, records: list[Record]) -> None:
+        if not records:
+            return
+        rows = sum(r.count for r in records)
+        with self._cond:
+            was_empty = not self._queue
+            if was_empty:
+                self._since = time.monotonic()
+            self._queue.extend(records)
+            self._queued_rows += rows
+            self.unloaded_rows += rows
+            if was_empty or self._queued_rows >= self.flush_rows:
+                self._cond.notify()  # start the interval, or insert now
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Insert everything appended so far, then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _take(self) -> list[Record] | None:
+        with self._cond:
+            while not self._closing:
+                if not self._queue:
+                    self._cond.wait()
+                    continue
+                left = self._since + self.interval_s - time.monotonic()
+                if self._queued_rows >= self.flush_rows or left <= 0:
+                    break
+                self._cond.wait(left)
+            if not self._queue:
+                return None  # closing, nothing left
+            taken = list(self._queue)
+            self._queue.clear()
+            self._queued_rows = 0
+            return taken
+
+    def _run(self) -> None:
+        if self._replay:
+            # the same range, the same tokens: ClickHouse drops whatever of it it already has
+            self._load(self._replay)
+            self._replay = []
+        while (records := self._take()) is not None:
+            self._load(records)
+
+    def _load(self, records: list[Record]) -> None:
+        start, end = records[0].start, records[-1].end
+        by_table: dict[str, list[Record]] = {}
+        for r in records:
+            by_table.setdefault(r.table, []).append(r)
+        stopping = lambda: False  # noqa: E731 - a failing warehouse is retried until it answers; the log keeps the rows meanwhile
+        done = self.wal.state().done
+        if not retry_forever("recording the log range", lambda: self.wal.save_state(State(done, (start, end))), stopping, log.warning):
+            return
+        for table, rs in by_table.items():
+            self._insert_table(table, rs, token(start, end, table), stopping)
+        inserted()  # fault injection: a crash here is replayed from the recorded range
+        retry_forever("recording the log's progress", lambda: self.wal.save_state(State(end, None)), stopping, log.warning)
+        self.wal.trim(end)
+        with self._cond:
+            self.unloaded_rows -= sum(r.count for r in records)
+
+    def _insert_table(self, table: str, records: list[Record], dedup_token: str, stopping: Callable[[], bool]) -> None:
+        rows = b"".join(r.rows for r in records)
+        started = time.perf_counter()
+        retry_forever(f"insert into {table}", lambda: self._insert(table, rows, dedup_token), stopping, log.warning)
+        if self._observe is not None:
+            self._observe(table, sum(r.count for r in records), time.perf_counter() - started)
