@@ -32,7 +32,7 @@ class WriterSettings:
     # appended to the write-ahead log under the data folder (ClickHouse gets them within
     # wal_interval_ms; much cheaper per request, docs/PERFORMANCE.md).
     ack: str = "insert"
-    wal_fsync: bool = True  # fdatasync each append (power loss too); off: a process crash only
+    wal_fsync: bool = False  # fdatasync before answering (power loss too); off: a crash of the process, like `fsync`
     wal_interval_ms: float = 200.0  # insert the log's new rows at least this often
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.group_commit import GroupCommitWriter
 from vitrina.load.wal import WriteAheadLog
+from vitrina.load.wal_writer import WalWriter
 from vitrina.log.producer import LogProducer
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
@@ -64,11 +65,12 @@ class Pipeline:
         self.streams: dict[str, Stream] = settings.streams
         self.validators = {name: StreamValidator(s) for name, s in self.streams.items()}
         self.warehouse: Warehouse | None = None
-        self.writer: GroupCommitWriter | None = None
+        self.writer: GroupCommitWriter | WalWriter | None = None
         self.sql: ReadOnlySql | None = None
         self.log: LogProducer | None = None  # set when the transport is kafka or redis
         self.metrics = PipelineMetrics(
-            lambda: self.writer.pending_rows if self.writer else 0, lambda: self.writer.unloaded_rows if self.writer else 0
+            lambda: self.writer.pending_rows if self.writer else 0,
+            lambda: self.writer.unloaded_rows if isinstance(self.writer, WalWriter) else 0,
         )
         self.ready = False
         self.started_at = time.time()
@@ -81,18 +83,30 @@ class Pipeline:
         if applied:
             log.info("schema migrations applied: %s", applied)
         self.sql = ReadOnlySql(self.warehouse, max_rows=s.sql.max_rows, timeout_s=s.sql.timeout_s)
-        self.writer = GroupCommitWriter(
-            self.warehouse.insert_json_rows,
-            flush_rows=s.writer.flush_rows,
-            linger_ms=s.writer.linger_ms,
-            max_pending_rows=s.writer.max_pending_rows,
-            observe=self.metrics.observe_insert,
-            wal=WriteAheadLog(s.data_dir / "wal", fsync=s.writer.wal_fsync) if s.writer.ack == "wal" else None,
-            wal_interval_ms=s.writer.wal_interval_ms,
-        )
+        self.writer = self._writer(self.warehouse)
         self.writer.start(loop)
         self.log = open_log(s, loop)
         self.ready = True
+
+    def _writer(self, wh: Warehouse) -> GroupCommitWriter | WalWriter:
+        w = self.settings.writer
+        if w.ack == "wal":
+            return WalWriter(
+                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync),
+                wh.insert_json_rows,
+                fsync=w.wal_fsync,
+                flush_rows=w.flush_rows,
+                interval_ms=w.wal_interval_ms,
+                max_pending_rows=w.max_pending_rows,
+                observe=self.metrics.observe_insert,
+            )
+        return GroupCommitWriter(
+            wh.insert_json_rows,
+            flush_rows=w.flush_rows,
+            linger_ms=w.linger_ms,
+            max_pending_rows=w.max_pending_rows,
+            observe=self.metrics.observe_insert,
+        )
 
     def close(self) -> None:
         self.ready = False

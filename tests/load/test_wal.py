@@ -115,7 +115,7 @@ def test_loader_inserts_by_table_and_replays_an_interrupted_range_with_its_token
 
 
 def test_loader_batches_by_interval_and_size(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path, fsync=False)
+    wal = WriteAheadLog(tmp_path, durable=False)
     insert = Recorder()
     loader = WalLoader(wal, insert, interval_ms=60_000, flush_rows=10)
     loader.start()
@@ -130,7 +130,7 @@ def test_loader_batches_by_interval_and_size(tmp_path: Path) -> None:
 
 
 def test_loader_inserts_a_lone_record_once_the_interval_passes(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path, fsync=False)
+    wal = WriteAheadLog(tmp_path, durable=False)
     insert = Recorder()
     loader = WalLoader(wal, insert, interval_ms=50, flush_rows=1_000_000)
     loader.start()

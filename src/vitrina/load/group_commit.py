@@ -6,10 +6,6 @@ and wait; one writer thread takes everything that piled up while the previous in
 (plus up to `linger_ms` more), inserts it table by table, and only then resolves the waiting
 requests. Batches therefore grow with load by themselves. A bound on pending rows makes
 intake answer 503 instead of growing memory without limit.
-
-With a write-ahead log (`[writer] ack = "wal"`) the writer appends what piled up to the log in
-one write and fdatasync instead, answers, and hands the records to the WalLoader, which
-inserts them behind (load/wal_loader.py); rows not yet inserted count against the bound.
 """
 
 from __future__ import annotations
@@ -22,9 +18,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from vitrina.load.wal import WriteAheadLog
-from vitrina.load.wal_loader import WalLoader
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +53,8 @@ class GroupCommitWriter:
         max_pending_rows: int = 1_000_000,
         retries: int = 3,
         observe: ObserveFn | None = None,
-        wal: WriteAheadLog | None = None,
-        wal_interval_ms: float = 200.0,
     ) -> None:
         self._insert = insert
-        self.wal = wal
-        self.wal_loader = (
-            WalLoader(wal, insert, interval_ms=wal_interval_ms, flush_rows=flush_rows, observe=observe) if wal is not None else None
-        )
         self.flush_rows = flush_rows
         self.linger_s = linger_ms / 1000
         self.max_pending_rows = max_pending_rows
@@ -84,15 +71,8 @@ class GroupCommitWriter:
     def pending_rows(self) -> int:
         return self._pending_rows
 
-    @property
-    def unloaded_rows(self) -> int:
-        """Acknowledged rows still only in the write-ahead log."""
-        return self.wal_loader.unloaded_rows if self.wal_loader is not None else 0
-
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        if self.wal_loader is not None:
-            self.wal_loader.start()  # before the first append: it queues what a crash left
         self._thread = threading.Thread(target=self._run, name="vitrina-writer", daemon=True)
         self._thread.start()
 
@@ -103,9 +83,8 @@ class GroupCommitWriter:
         with self._cond:
             if self._closing:
                 raise Overloaded("shutting down")
-            waiting = self._pending_rows + self.unloaded_rows
-            if waiting + count > self.max_pending_rows and waiting > 0:
-                raise Overloaded(f"{waiting} rows waiting for the writer")
+            if self._pending_rows + count > self.max_pending_rows and self._pending_rows > 0:
+                raise Overloaded(f"{self._pending_rows} rows waiting for the writer")
             p = self._pending.get(table)
             if p is None:
                 p = self._pending[table] = _Pending(since=time.monotonic())
@@ -123,10 +102,6 @@ class GroupCommitWriter:
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self.wal_loader is not None:
-            self.wal_loader.close(timeout)
-        if self.wal is not None:
-            self.wal.close()
 
     # -- writer thread ------------------------------------------------------------------------
 
@@ -152,25 +127,9 @@ class GroupCommitWriter:
             taken = self._take()
             if taken is None:
                 return
-            if self.wal is not None:
-                error = self._append(taken)
-                for batch in taken.values():
-                    self._resolve(batch.waiters, error)
-                continue
             for table, batch in taken.items():
                 error = self._insert_batch(table, batch)
                 self._resolve(batch.waiters, error)
-
-    def _append(self, taken: dict[str, _Pending]) -> Exception | None:
-        """One write and one fdatasync for everything taken; then the loader inserts it."""
-        assert self.wal is not None and self.wal_loader is not None
-        try:
-            records = self.wal.append([(table, b"".join(b.chunks), b.rows) for table, b in taken.items()])
-        except OSError as exc:  # disk full, I/O error: nothing of this append is acknowledged
-            log.error("write-ahead log append failed: %s", exc)
-            return StorageError(f"write-ahead log: {exc.strerror or exc}")
-        self.wal_loader.add(records)
-        return None
 
     def _insert_batch(self, table: str, batch: _Pending) -> Exception | None:
         data = b"".join(batch.chunks)

@@ -17,7 +17,7 @@ Layout of DIR:
   it already has, in the raw tables and in their materialized views.
 
 A torn record at the end (a crash in the middle of an append) was never acknowledged; opening
-the log cuts it off.
+the log cuts it off. Appends come from one thread (the event loop's, load/wal_writer.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,19 +57,22 @@ def token(start: int, end: int, table: str) -> str:
 
 
 class WriteAheadLog:
-    def __init__(self, folder: Path, *, fsync: bool = True, segment_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, folder: Path, *, durable: bool = True, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        """append() writes (a crash of this process keeps what it wrote); sync() makes the
+        appends survive a power loss too, and `durable` does the same for state and rotation."""
         self.folder = folder
-        self.fsync = fsync
+        self.durable = durable
         self.segment_bytes = segment_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self.end = self._recover_end()
         self._segment_start = self._segments()[-1] if self._segments() else self.end
         self._fd = self._open_segment(self._segment_start)
+        self._fd_lock = threading.Lock()  # sync() in another thread must not see a closed fd
 
-    # -- appending (the writer thread) ---------------------------------------------------------
+    # -- appending -----------------------------------------------------------------------------
 
     def append(self, items: list[tuple[str, bytes, int]]) -> list[Record]:
-        """Append (table, rows, count) records in one write; durable when this returns."""
+        """Append (table, rows, count) records in one write."""
         out: list[Record] = []
         parts: list[bytes] = []
         pos = self.end
@@ -84,8 +88,6 @@ class WriteAheadLog:
         try:
             while view:
                 view = view[os.write(self._fd, view) :]
-            if self.fsync:
-                os.fdatasync(self._fd)
         except OSError:
             # Nothing of this append is acknowledged; cut any part of it that was written, or
             # the next appends would follow a torn record that recovery stops at.
@@ -93,10 +95,23 @@ class WriteAheadLog:
             raise
         self.end = pos
         if pos - self._segment_start >= self.segment_bytes:
-            os.close(self._fd)
-            self._segment_start = pos
-            self._fd = self._open_segment(pos)
+            fd = self._open_segment(pos)
+            with self._fd_lock:
+                old, self._fd = self._fd, fd
+                self._segment_start = pos
+            if self.durable:
+                os.fdatasync(old)  # what a concurrent sync() did not cover
+            os.close(old)
         return out
+
+    def sync(self) -> None:
+        """Make everything appended so far survive a power loss (callable from any thread)."""
+        with self._fd_lock:
+            fd = os.dup(self._fd)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         os.close(self._fd)
@@ -132,7 +147,7 @@ class WriteAheadLog:
         tmp = self.folder / "state.json.tmp"
         with open(tmp, "w") as f:
             json.dump({"done": state.done, "inserting": list(state.inserting) if state.inserting else None}, f)
-            if self.fsync:
+            if self.durable:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, self.folder / "state.json")
