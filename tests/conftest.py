@@ -99,13 +99,22 @@ class VitrinaProcess:
         self.proc.wait(30)
         self.proc = None
 
-    def sql(self, query: str) -> list[dict[str, Any]]:
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every acknowledged row is in ClickHouse: with `[writer] ack = "wal"` (the
+        default) a request is answered once its rows are in the write-ahead log, and they are
+        inserted behind it."""
+        wait_until(lambda: "vitrina_wal_unloaded_rows 0.0" in httpx.get(f"{self.url}/metrics", timeout=5).text, timeout, "the log loaded")
+
+    def sql(self, query: str, settle: bool = True) -> list[dict[str, Any]]:
+        """Run a query on everything acknowledged so far (or, not settling, on what is inserted)."""
+        if settle:
+            self.settle()
         resp = httpx.post(f"{self.url}/v1/sql", content=query.encode(), timeout=60)
         assert resp.status_code == 200, resp.text
         return list(resp.json()["data"])
 
-    def scalar(self, query: str) -> Any:
-        rows = self.sql(query)
+    def scalar(self, query: str, settle: bool = True) -> Any:
+        rows = self.sql(query, settle)
         return next(iter(rows[0].values()))
 
     def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:

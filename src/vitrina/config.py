@@ -31,7 +31,7 @@ class WriterSettings:
     # When a request is answered: "insert" once its rows are in ClickHouse; "wal" once they are
     # appended to the write-ahead log under the data folder (ClickHouse gets them within
     # wal_interval_ms; much cheaper per request, docs/PERFORMANCE.md).
-    ack: str = "insert"
+    ack: str = "wal"
     wal_fsync: bool = False  # fdatasync before answering (power loss too); off: a crash of the process, like `fsync`
     wal_interval_ms: float = 200.0  # insert the log's new rows at least this often
 
