@@ -103,7 +103,8 @@ class VitrinaProcess:
         """Wait until every acknowledged row is in ClickHouse: with `[writer] ack = "wal"` (the
         default) a request is answered once its rows are in the write-ahead log, and they are
         inserted behind it."""
-        wait_until(lambda: "vitrina_wal_unloaded_rows 0.0" in httpx.get(f"{self.url}/metrics", timeout=5).text, timeout, "the log loaded")
+        resp = httpx.post(f"{self.url}/v1/flush", params={"timeout": timeout}, timeout=timeout + 5)
+        assert resp.status_code == 200, resp.text
 
     def sql(self, query: str, settle: bool = True) -> list[dict[str, Any]]:
         """Run a query on everything acknowledged so far (or, not settling, on what is inserted)."""

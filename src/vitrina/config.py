@@ -24,16 +24,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class WriterSettings:
-    flush_rows: int = 100_000  # insert as soon as this many rows wait
-    linger_ms: float = 0.0  # ... or once the oldest waiting row is this old (0: as soon as the writer is free)
-    max_pending_rows: int = 1_000_000  # beyond this, intake answers 503
-    fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
-    # When a request is answered: "insert" once its rows are in ClickHouse; "wal" once they are
-    # appended to the write-ahead log under the data folder (ClickHouse gets them within
-    # wal_interval_ms; much cheaper per request, docs/PERFORMANCE.md).
+    # When a request is answered: "wal" once its rows are appended to the write-ahead log under
+    # the data folder (in ClickHouse within wal_interval_ms); "insert" once they are in
+    # ClickHouse (read-your-writes, about half the single-event throughput: docs/PERFORMANCE.md).
     ack: str = "wal"
     wal_fsync: bool = False  # fdatasync before answering (power loss too); off: a crash of the process, like `fsync`
-    wal_interval_ms: float = 200.0  # insert the log's new rows at least this often
+    wal_interval_ms: float = 200.0  # insert the log's new rows at least this often ...
+    flush_rows: int = 100_000  # ... or as soon as this many rows wait
+    linger_ms: float = 0.0  # ack = insert: also once the oldest waiting row is this old (0: as soon as the writer is free)
+    max_pending_rows: int = 1_000_000  # rows not yet in ClickHouse; beyond this, intake answers 503
+    fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
 
     def __post_init__(self) -> None:
         if self.ack not in ("insert", "wal"):

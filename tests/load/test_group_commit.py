@@ -177,3 +177,15 @@ def test_overload_counts_rows_only_in_the_log(make_vitrina: Any) -> None:
     assert resp.status_code == 503 and resp.json()["error"] == "overloaded"
     assert "5 rows waiting" in resp.json()["message"]
     assert v.scalar("SELECT count() FROM vitrina.metrics") == 5  # once the log is loaded, 3 s on
+
+
+def test_flush_inserts_the_log_now(make_vitrina: Any) -> None:
+    v = make_vitrina(WAL + "wal_interval_ms = 60000\n")
+    assert httpx.post(f"{v.url}/v1/streams/metrics", json=[{"metric_name": "f", "metric_value": 1}] * 4).status_code == 200
+    assert v.scalar("SELECT count() FROM vitrina.metrics", settle=False) == 0  # the interval is a minute
+    started = time.monotonic()
+    resp = httpx.post(f"{v.url}/v1/flush", timeout=30)
+    assert resp.status_code == 200 and resp.json() == {"status": "flushed"}
+    assert time.monotonic() - started < 10
+    assert v.scalar("SELECT count() FROM vitrina.metrics", settle=False) == 4
+    assert httpx.post(f"{v.url}/v1/flush", params={"timeout": 0}).status_code == 422  # named, not a 500

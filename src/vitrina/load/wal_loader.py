@@ -46,13 +46,15 @@ class WalLoader:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._replay: list[Record] = []
+        self._hurry = False  # flush(): insert without waiting for the interval
+        self._done = 0  # log position up to which everything is in ClickHouse
         self.unloaded_rows = 0  # acknowledged, not yet in ClickHouse (read by backpressure)
 
     def start(self) -> None:
         """Queue what an earlier run left in the log (before the writer appends anything new),
         then start inserting."""
         state = self.wal.state()
-        done = state.done
+        done = self._done = state.done
         if state.inserting is not None:
             self._replay = list(self.wal.read(*state.inserting))
             done = state.inserting[1]
@@ -78,6 +80,14 @@ class WalLoader:
             if was_empty or self._queued_rows >= self.flush_rows:
                 self._cond.notify()  # start the interval, or insert now
 
+    def flush(self, timeout: float) -> bool:
+        """Insert everything appended so far now; True once it is all in ClickHouse."""
+        target = self.wal.end
+        with self._cond:
+            self._hurry = True
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
     def close(self, timeout: float = 60.0) -> None:
         """Insert everything appended so far, then stop."""
         with self._cond:
@@ -93,13 +103,14 @@ class WalLoader:
                     self._cond.wait()
                     continue
                 left = self._since + self.interval_s - time.monotonic()
-                if self._queued_rows >= self.flush_rows or left <= 0:
+                if self._queued_rows >= self.flush_rows or left <= 0 or self._hurry:
                     break
                 self._cond.wait(left)
             if not self._queue:
                 return None  # closing, nothing left
             taken = list(self._queue)
             self._queue.clear()
+            self._hurry = False
             self._queued_rows = 0
             return taken
 
@@ -127,6 +138,8 @@ class WalLoader:
         self.wal.trim(end)
         with self._cond:
             self.unloaded_rows -= sum(r.count for r in records)
+            self._done = end
+            self._cond.notify_all()  # flush() callers
 
     def _insert_table(self, table: str, records: list[Record], dedup_token: str, stopping: Callable[[], bool]) -> None:
         rows = b"".join(r.rows for r in records)

@@ -105,6 +105,10 @@ class WalWriter:
         else:
             _resolve(waiters, None)
 
+    def flush(self, timeout: float) -> bool:
+        """From any thread but the loop's: True once every acknowledged row is in ClickHouse."""
+        return self.loader.flush(timeout)
+
     def close(self, timeout: float = 60.0) -> None:
         """From any thread but the loop's: append what was accepted, sync it, load it all."""
         self._closing = True

@@ -94,6 +94,17 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return MsgspecJSON({"status": "ready"})
         return _error(503, "not_ready", "starting or stopping")
 
+    @app.post("/v1/flush", tags=["operations"])
+    def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
+        """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
+        `wal_interval_ms` anyway) and answer once every event acknowledged before this call
+        is in ClickHouse: for scripts that load, then query or report."""
+        if pipeline.writer is None or not pipeline.ready:
+            return _error(503, "not_ready", "starting or stopping")
+        if not pipeline.writer.flush(timeout):
+            return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
+        return MsgspecJSON({"status": "flushed"})
+
     @app.get("/metrics", tags=["operations"])
     def metrics() -> Response:
         """The pipeline's own metrics in Prometheus text format."""
