@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -51,12 +51,6 @@ def rejected_rows(stream: str, source: str, checked: Checked) -> bytes:
         for p, raw in zip(checked.problems, checked.raws, strict=False)
     ]
     return _reject_encoder.encode_lines(rows)
-
-
-@dataclass
-class Stored:
-    accepted: int
-    rejected: int
 
 
 class Pipeline:
@@ -119,27 +113,27 @@ class Pipeline:
         if self.warehouse is not None:
             self.warehouse.close()
 
-    async def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Stored:
-        """Insert the good rows and keep the rejected items; returns once both are durable
-        (in ClickHouse, or with a log transport in the log). `key` keeps one producer's
-        events in order on a log."""
+    def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Awaitable[None]:
+        """Insert the good rows and keep the rejected items; the result is done once both are
+        durable (in the write-ahead log or ClickHouse, or with a log transport in the log).
+        `key` keeps one producer's events in order on a log. Call count_stored() after it.
+
+        A plain function, not a coroutine: for the common request (all items good) it hands
+        back the writer's future itself, a measurable saving per single-event request."""
         if self.log is not None:
             rejected = rejected_rows(stream, source, checked) if checked.problems else b""
-            await self.log.send(stream, checked.rows, rejected, key)
-            return self._stored(stream, checked)
+            return self.log.send(stream, checked.rows, rejected, key)
         assert self.writer is not None
+        if checked.count and not checked.problems:
+            return self.writer.submit(stream, checked.rows, checked.count)
         waits = []
         if checked.count:
             waits.append(self.writer.submit(stream, checked.rows, checked.count))
         if checked.problems:
             waits.append(self.writer.submit(REJECTED_TABLE, rejected_rows(stream, source, checked), len(checked.problems)))
-        if len(waits) == 1:
-            await waits[0]
-        elif waits:
-            await asyncio.gather(*waits)
-        return self._stored(stream, checked)
+        return _all(waits)
 
-    def _stored(self, stream: str, checked: Checked) -> Stored:
+    def count_stored(self, stream: str, checked: Checked) -> None:
         if checked.count:
             counter = self._accepted.get(stream)
             if counter is None:
@@ -147,7 +141,11 @@ class Pipeline:
             counter.inc(checked.count)
         if checked.problems:
             self.metrics.rejected.labels(stream).inc(len(checked.problems))
-        return Stored(checked.count, len(checked.problems))
+
+
+async def _all(waits: list[asyncio.Future[None]]) -> None:
+    if waits:
+        await asyncio.gather(*waits)
 
 
 def open_log(settings: Settings, loop: asyncio.AbstractEventLoop) -> LogProducer | None:

@@ -65,13 +65,6 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
     await send({"type": "http.response.body", "body": body})
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for k, v in scope["headers"]:
-        if k == name:
-            return v  # type: ignore[no-any-return]
-    return None
-
-
 class IntakeApp:
     """Handles intake routes itself and passes every other request to `fallback`."""
 
@@ -121,8 +114,16 @@ class IntakeApp:
         if validator is None:
             known = ", ".join(sorted(pipeline.validators))
             raise HttpError(404, "unknown_stream", f"no stream named {route.stream!r}; streams: {known}")
-        ndjson = self._media_type(scope)
-        body = await self._read_body(scope, receive)
+        content_type = encoding = length = None
+        for name, value in scope["headers"]:  # one pass over the headers
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-encoding":
+                encoding = value
+            elif name == b"content-length":
+                length = value
+        ndjson = self._media_type(content_type)
+        body = await self._read_body(receive, encoding, length)
         arrival_ns = time.time_ns()
         try:
             checked = validator.check_ndjson(body, arrival_ns) if ndjson else validator.check_json(body, arrival_ns)
@@ -130,6 +131,7 @@ class IntakeApp:
             raise HttpError(400, "malformed_body", str(exc)) from None
         try:
             await pipeline.store(route.stream, checked)
+            pipeline.count_stored(route.stream, checked)
         except Overloaded as exc:
             raise HttpError(503, "overloaded", f"intake is behind ({exc}); retry later", [(b"retry-after", self.retry_after)]) from None
         except StorageError as exc:
@@ -155,9 +157,8 @@ class IntakeApp:
             return status, HttpError(status, "invalid_items", msg, detail=detail).body()
         return 200, _encode({"accepted": checked.count, "rejected": detail})
 
-    def _media_type(self, scope: Scope) -> bool:
+    def _media_type(self, raw: bytes | None) -> bool:
         """True for NDJSON, False for JSON; 415 for anything else."""
-        raw = _header(scope, b"content-type")
         if raw is None:
             return False  # clients that send no type mostly send JSON
         media = raw.split(b";", 1)[0].strip().lower().decode("latin-1")
@@ -172,13 +173,12 @@ class IntakeApp:
     def _too_big(self) -> HttpError:
         return HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        encoding = (_header(scope, b"content-encoding") or b"identity").strip().lower()
+    async def _read_body(self, receive: Receive, encoding_header: bytes | None, length: bytes | None) -> bytes:
+        encoding = (encoding_header or b"identity").strip().lower()
         if encoding not in (b"identity", b"gzip", b"x-gzip"):
             raise HttpError(
                 415, "unsupported_encoding", f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted; send gzip or none"
             )
-        length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             raise self._too_big()
         chunks = []
