@@ -108,10 +108,18 @@ class WalLoader:
                 self._cond.wait(left)
             if not self._queue:
                 return None  # closing, nothing left
-            taken = list(self._queue)
-            self._queue.clear()
-            self._hurry = False
-            self._queued_rows = 0
+            # At most about flush_rows per insert: a backlog (ClickHouse was down, or a restart
+            # found a long log) goes in as several inserts, not one of unbounded size.
+            taken: list[Record] = []
+            rows = 0
+            while self._queue and (not taken or rows + self._queue[0].count <= self.flush_rows):
+                record = self._queue.popleft()
+                taken.append(record)
+                rows += record.count
+            self._queued_rows -= rows
+            self._hurry = self._hurry and bool(self._queue)
+            if self._queue:
+                self._since = 0.0  # what is left is due now
             return taken
 
     def _run(self) -> None:
