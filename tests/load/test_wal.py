@@ -122,9 +122,9 @@ def test_loader_batches_by_interval_and_size(tmp_path: Path) -> None:
     loader.add(wal.append([("metrics", rows("a", 4), 4)]))
     loader.add(wal.append([("metrics", rows("b", 4), 4)]))
     assert insert.calls == []  # neither bound reached
-    loader.add(wal.append([("metrics", rows("c", 4), 4)]))  # 12 rows >= 10: inserted now, at most 10 a time
-    wait_until(lambda: len(insert.calls) == 2, 10, "the size-bound inserts")
-    assert [c[1] for c in insert.calls] == [rows("a", 4) + rows("b", 4), rows("c", 4)]
+    loader.add(wal.append([("metrics", rows("c", 4), 4)]))  # 12 rows >= 10: inserted now, in one
+    wait_until(lambda: insert.calls, 10, "the size-bound insert")
+    assert [c[1] for c in insert.calls] == [rows("a", 4) + rows("b", 4) + rows("c", 4)]
     loader.close()
     wal.close()
 
@@ -146,7 +146,7 @@ def test_a_backlog_goes_in_as_several_bounded_inserts(tmp_path: Path) -> None:
     for i in range(5):
         wal.append([("metrics", rows(f"m{i}", 4), 4)])  # left by a previous run
     insert = Recorder()
-    loader = WalLoader(wal, insert, interval_ms=60_000, flush_rows=10)
+    loader = WalLoader(wal, insert, interval_ms=60_000, flush_rows=10, max_insert_rows=10)
     loader.start()
     wait_until(lambda: len(insert.calls) == 3, 10, "three inserts")
     assert [c[1].count(b"\n") for c in insert.calls] == [8, 8, 4]

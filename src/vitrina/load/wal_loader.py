@@ -32,12 +32,14 @@ class WalLoader:
         *,
         interval_ms: float = 200.0,
         flush_rows: int = 100_000,
+        max_insert_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
     ) -> None:
         self.wal = wal
         self._insert = insert
         self.interval_s = interval_ms / 1000
         self.flush_rows = flush_rows
+        self.max_insert_rows = max(max_insert_rows, flush_rows)
         self._observe = observe
         self._queue: deque[Record] = deque()
         self._queued_rows = 0
@@ -108,11 +110,12 @@ class WalLoader:
                 self._cond.wait(left)
             if not self._queue:
                 return None  # closing, nothing left
-            # At most about flush_rows per insert: a backlog (ClickHouse was down, or a restart
-            # found a long log) goes in as several inserts, not one of unbounded size.
+            # At most about max_insert_rows per insert: a backlog (ClickHouse was down, or a
+            # restart found a long log) goes in as several inserts, not one of unbounded size.
+            # (Capping at flush_rows instead cost a quarter of the batch intake rate.)
             taken: list[Record] = []
             rows = 0
-            while self._queue and (not taken or rows + self._queue[0].count <= self.flush_rows):
+            while self._queue and (not taken or rows + self._queue[0].count <= self.max_insert_rows):
                 record = self._queue.popleft()
                 taken.append(record)
                 rows += record.count
