@@ -104,7 +104,8 @@ class VitrinaProcess:
         default) a request is answered once its rows are in the write-ahead log, and they are
         inserted behind it."""
         resp = httpx.post(f"{self.url}/v1/flush", params={"timeout": timeout}, timeout=timeout + 5)
-        assert resp.status_code == 200, resp.text
+        # 409: a Kafka or Redis transport, where the tests wait for the loaders themselves
+        assert resp.status_code == 200 or resp.json().get("error") == "not_direct", resp.text
 
     def sql(self, query: str, settle: bool = True) -> list[dict[str, Any]]:
         """Run a query on everything acknowledged so far (or, not settling, on what is inserted)."""

@@ -101,6 +101,9 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         is in ClickHouse: for scripts that load, then query or report."""
         if pipeline.writer is None or not pipeline.ready:
             return _error(503, "not_ready", "starting or stopping")
+        if pipeline.log is not None:  # acknowledged events are in Kafka / Redis, loaded by the loaders
+            kind = pipeline.settings.transport.kind
+            return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
         if not pipeline.writer.flush(timeout):
             return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
         return MsgspecJSON({"status": "flushed"})
