@@ -89,6 +89,7 @@ class KafkaLoader:
         self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=8)
         self._done: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self._stop = threading.Event()
+        self._failed: BaseException | None = None  # the insert thread died of this
         self.consumer: Consumer | None = None
 
     # -- consumer thread ----------------------------------------------------------------------
@@ -119,6 +120,7 @@ class KafkaLoader:
         linger = self.t.linger_ms / 1000
         try:
             while not stop.is_set():
+                self._raise_if_failed()
                 msgs = consumer.consume(_CONSUME_BATCH, min(0.05, linger))
                 now = time.monotonic()
                 parts = self._parts
@@ -147,13 +149,21 @@ class KafkaLoader:
                     self._report_lag()
                     next_lag = now + _LAG_EVERY_S
         finally:
-            self._work.put(None)
-            worker.join(60)
+            if self._failed is None:
+                self._work.put(None)
+                worker.join(60)
             self._commit_done(asynchronous=False)
             consumer.close()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _raise_if_failed(self) -> None:
+        """A dead insert thread would leave the consumer waiting on a full queue for ever:
+        fail instead, so that the loader group starts a fresh member, which replays from the
+        committed offsets (and ClickHouse drops what was inserted twice)."""
+        if self._failed is not None:
+            raise RuntimeError(f"{self.name}: the insert thread failed") from self._failed
 
     def _cut(self, part: _Part, now: float, linger: float, stop: threading.Event) -> None:
         size = self.t.batch_rows
@@ -208,6 +218,7 @@ class KafkaLoader:
 
     def _put(self, batch: _Batch, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._raise_if_failed()
             try:
                 self._work.put(batch, timeout=0.1)
                 return
@@ -298,6 +309,11 @@ class KafkaLoader:
                     return
                 if self._load(batch, stop):
                     self._done.put((batch.part.topic, batch.part.partition, batch.last + 1))
+            except BaseException as exc:
+                log.exception("%s: inserting a batch failed; this loader member stops", self.name)
+                self._failed = exc
+                _drain(self._work)  # a rebalance callback may be waiting in join()
+                return
             finally:
                 self._work.task_done()
 
@@ -340,3 +356,12 @@ class KafkaLoader:
         inserted()
         self.metrics.loaded_batch(p.topic, route.table, prepared, seconds)
         return True
+
+
+def _drain(q: queue.Queue[_Batch | None]) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
+        q.task_done()
