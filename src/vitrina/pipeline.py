@@ -93,6 +93,7 @@ class Pipeline:
                 interval_ms=w.wal_interval_ms,
                 max_pending_rows=w.max_pending_rows,
                 observe=self.metrics.observe_insert,
+                probe=lambda: wh.query("SELECT 1"),
             )
         return GroupCommitWriter(
             wh.insert_json_rows,

@@ -51,6 +51,11 @@ class _DeadLetter(msgspec.Struct):
 _encoder = msgspec.json.Encoder()
 
 
+def dead_letters(stream: str, source: str, items: list[tuple[str, str, bytes]]) -> bytes:
+    """JSONEachRow rows of the rejected table for (position, reason, raw) items."""
+    return _encoder.encode_lines([_DeadLetter(stream, source, position, reason, _raw(raw)) for position, reason, raw in items])
+
+
 @dataclass
 class Prepared:
     rows: bytes = b""

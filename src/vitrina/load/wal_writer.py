@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 
 from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError
@@ -36,9 +37,10 @@ class WalWriter:
         interval_ms: float = 200.0,
         max_pending_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
+        probe: Callable[[], object] | None = None,
     ) -> None:
         self.wal = wal
-        self.loader = WalLoader(wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe)
+        self.loader = WalLoader(wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, probe=probe)
         self.max_pending_rows = max_pending_rows
         self._items: list[tuple[str, bytes, int]] = []
         self._waiters: list[asyncio.Future[None]] = []

@@ -1,0 +1,77 @@
+"""Rows that pass validation but that ClickHouse refuses (here: a table altered by hand) are
+found by halving and kept in `rejected`; the good rows of the same range are stored; a replay
+of the range stores nothing twice. In-process, against a real chdb folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vitrina.load.wal import State, WriteAheadLog
+from vitrina.load.wal_loader import WalLoader
+from vitrina.streams.builtin import METRICS
+from vitrina.warehouse.client import Warehouse, parse_dsn
+from vitrina.warehouse.schema import migrate
+
+
+def test_refused_rows_go_to_rejected_and_the_rest_is_stored_once(tmp_folder: Path) -> None:
+    wh = Warehouse(parse_dsn(f"chdb://{tmp_folder / 'ch'}", "vitrina"))
+    try:
+        migrate(wh, [METRICS])
+        wh.command(
+            "CREATE TABLE vitrina.narrow (x UInt8) ENGINE = MergeTree ORDER BY x SETTINGS non_replicated_deduplication_window = 1000"
+        )
+        good = [b'{"x":%d}\n' % i for i in range(40)]
+        bad = {7: b'{"x":"seven"}\n', 29: b'{"x":"twenty-nine"}\n'}
+        lines = [bad.get(i, row) for i, row in enumerate(good)]
+        wal = WriteAheadLog(tmp_folder / "wal", durable=False)
+        first = wal.append([("narrow", b"".join(lines[:20]), 20)])
+        wal.append([("narrow", b"".join(lines[20:]), 20)])
+        wal.save_state(State(0, (first[0].start, wal.end)))  # as if a run died inside this range
+        probe_calls: list[int] = []
+
+        def probe() -> None:
+            probe_calls.append(1)
+            wh.query("SELECT 1")
+
+        loader = WalLoader(wal, wh.insert_json_rows, interval_ms=10, probe=probe)
+        loader.start()
+        loader.close()
+        stored = sorted(r[0] for r in wh.query("SELECT x FROM vitrina.narrow").result_rows)
+        assert stored == [i for i in range(40) if i not in bad]
+        rejected = wh.query("SELECT stream, source, reason, raw FROM vitrina.rejected ORDER BY raw").result_rows
+        assert [(r[0], r[1], r[3]) for r in rejected] == [("narrow", "wal", '{"x":"seven"}'), ("narrow", "wal", '{"x":"twenty-nine"}')]
+        assert all("ClickHouse refused the row" in r[2] for r in rejected)
+        assert probe_calls  # the warehouse was asked before rows were called bad
+        assert wal.state() == State(wal.end, None)
+
+        # the same range again (a crash before `done` was recorded): nothing is stored twice
+        wal.save_state(State(0, (first[0].start, wal.end)))
+        again = WalLoader(wal, wh.insert_json_rows, interval_ms=10, probe=probe)
+        again.start()
+        again.close()
+        assert wh.query("SELECT count() FROM vitrina.narrow").result_rows[0][0] == 38
+        assert wh.query("SELECT count() FROM vitrina.rejected").result_rows[0][0] == 2
+        wal.close()
+    finally:
+        wh.close()
+
+
+def test_without_an_answering_warehouse_rows_are_never_called_bad(tmp_folder: Path) -> None:
+    calls: list[str] = []
+
+    def insert(table: str, rows: bytes, token: str) -> None:
+        calls.append(token)
+        raise ConnectionError("warehouse down")
+
+    def probe() -> None:
+        raise ConnectionError("warehouse down")
+
+    wal = WriteAheadLog(tmp_folder / "wal", durable=False)
+    wal.append([("metrics", b'{"metric_name":"a","metric_value":1}\n', 1)])
+    loader = WalLoader(wal, insert, interval_ms=10, probe=probe)
+    with pytest.raises(ConnectionError):  # failed whole: the caller retries it later
+        loader._store("metrics", b'{"metric_name":"a","metric_value":1}\n', "t")
+    assert calls == ["t", "t", "t"]  # retried whole, never split
+    wal.close()
