@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
 import httpx
@@ -94,10 +93,9 @@ def measure(ack: str, s: float, c: int) -> dict[str, Any]:
 
 
 def stored(url: str, settle: bool = False) -> int:
-    if settle:
-        deadline = time.monotonic() + 120
-        while "vitrina_wal_unloaded_rows 0.0" not in httpx.get(url + "/metrics").text and time.monotonic() < deadline:
-            time.sleep(0.05)
+    if settle:  # everything acknowledged into ClickHouse first (ack = wal inserts behind)
+        resp = httpx.post(url + "/v1/flush", params={"timeout": 120}, timeout=130)
+        assert resp.status_code == 200, resp.text
     return int(httpx.post(url + "/v1/sql", content=b"SELECT count() FROM vitrina.metrics").json()["data"][0]["count()"])
 
 

@@ -9,10 +9,9 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
-import msgspec
-
 from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
+from vitrina.load.batches import dead_letters, problem_reason
 from vitrina.load.group_commit import GroupCommitWriter
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_writer import WalWriter
@@ -25,32 +24,14 @@ from vitrina.warehouse.readonly import ReadOnlySql
 from vitrina.warehouse.schema import migrate
 
 log = logging.getLogger(__name__)
-RAW_KEEP_BYTES = 64 * 1024  # a rejected item's raw text is kept up to this size
-
-
-class _RejectedRow(msgspec.Struct):
-    stream: str
-    source: str
-    position: str
-    reason: str
-    raw: str
-
-
-_reject_encoder = msgspec.json.Encoder()
 
 
 def rejected_rows(stream: str, source: str, checked: Checked) -> bytes:
-    rows = [
-        _RejectedRow(
-            stream,
-            source,
-            "" if p.index is None else str(p.index),
-            f"{p.field}: {p.message}" if p.field else p.message,
-            raw[:RAW_KEEP_BYTES].decode("utf-8", "replace"),
-        )
-        for p, raw in zip(checked.problems, checked.raws, strict=False)
+    """The rejected table's rows for a request's bad items (position: the item's index)."""
+    items = [
+        ("" if p.index is None else str(p.index), problem_reason(p), raw) for p, raw in zip(checked.problems, checked.raws, strict=False)
     ]
-    return _reject_encoder.encode_lines(rows)
+    return dead_letters(stream, source, items)
 
 
 class Pipeline:

@@ -64,7 +64,7 @@ class Prepared:
     dead_count: int = 0
 
 
-def _reason(p: Problem) -> str:
+def problem_reason(p: Problem) -> str:
     return f"{p.field}: {p.message}" if p.field else p.message
 
 
@@ -100,7 +100,7 @@ def prepare(
             out.count += checked.count
         for p in checked.problems:
             i = check[where[p.index or 0]]
-            dead.append(_DeadLetter(stream, source, position(i), _reason(p), _raw(values[i])))
+            dead.append(_DeadLetter(stream, source, position(i), problem_reason(p), _raw(values[i])))
     if parts:
         out.rows = b"\n".join(parts) + b"\n"
     if dead:

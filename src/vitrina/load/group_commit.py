@@ -157,16 +157,17 @@ class GroupCommitWriter:
 
     def _resolve(self, waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
         assert self._loop is not None
-
-        def done() -> None:
-            for fut in waiters:
-                if fut.done():  # the request was cancelled (client went away)
-                    continue
-                if error is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(error)
-
         # RuntimeError: the loop closed during shutdown, so nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(done)
+            self._loop.call_soon_threadsafe(resolve, waiters, error)
+
+
+def resolve(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
+    """Answer waiting requests (on the event loop): done, or failed with `error`."""
+    for fut in waiters:
+        if fut.done():  # the request was cancelled (client went away)
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)

@@ -65,7 +65,8 @@ class WriteAheadLog:
         self.segment_bytes = segment_bytes
         folder.mkdir(parents=True, exist_ok=True)
         self.end = self._recover_end()
-        self._segment_start = self._segments()[-1] if self._segments() else self.end
+        segments = self._segments()
+        self._segment_start = segments[-1] if segments else self.end
         self._fd = self._open_segment(self._segment_start)
         self._fd_lock = threading.Lock()  # sync() in another thread must not see a closed fd
 
@@ -139,7 +140,8 @@ class WriteAheadLog:
         try:
             raw = json.loads((self.folder / "state.json").read_text())
         except FileNotFoundError:
-            return State(done=self._segments()[0] if self._segments() else 0)
+            segments = self._segments()
+            return State(done=segments[0] if segments else 0)
         inserting = raw.get("inserting")
         return State(int(raw["done"]), (int(inserting[0]), int(inserting[1])) if inserting else None)
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 
-from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError
+from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError, resolve
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_loader import WalLoader
 
@@ -99,13 +99,13 @@ class WalWriter:
             records = self.wal.append([(t, b"".join(chunks), n) for t, (chunks, n) in by_table.items()])
         except OSError as exc:  # disk full, I/O error: nothing of this append is acknowledged
             log.error("write-ahead log append failed: %s", exc)
-            _resolve(waiters, StorageError(f"write-ahead log: {exc.strerror or exc}"))
+            resolve(waiters, StorageError(f"write-ahead log: {exc.strerror or exc}"))
             return
         self.loader.add(records)
         if self._syncer is not None:
             self._syncer.sync(waiters)
         else:
-            _resolve(waiters, None)
+            resolve(waiters, None)
 
     def flush(self, timeout: float) -> bool:
         """From any thread but the loop's: True once every acknowledged row is in ClickHouse."""
@@ -128,16 +128,6 @@ class WalWriter:
             self._syncer.close(timeout)
         self.loader.close(timeout)
         self.wal.close()
-
-
-def _resolve(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
-    for fut in waiters:
-        if fut.done():  # the request was cancelled (client went away)
-            continue
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(error)
 
 
 class _Syncer:
@@ -184,4 +174,4 @@ class _Syncer:
                 log.error("write-ahead log fdatasync failed: %s", exc)
                 error = StorageError(f"write-ahead log: {exc.strerror or exc}")
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown: nobody waits
-                self._loop.call_soon_threadsafe(_resolve, taken, error)
+                self._loop.call_soon_threadsafe(resolve, taken, error)
