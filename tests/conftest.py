@@ -47,6 +47,9 @@ def wait_until(check: Any, timeout: float = 30.0, what: str = "condition", inter
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
 
 
+INTAKE_PATHS = ("/v1/streams/", "/upload/metrics/", "/events/")
+
+
 class VitrinaProcess:
     """One `vitrina up` on a data folder; can be stopped, killed and started again."""
 
@@ -120,11 +123,17 @@ class VitrinaProcess:
         return next(iter(rows[0].values()))
 
     def post(self, path: str, body: Any = None, **kw: Any) -> httpx.Response:
-        return (
+        """POST; events accepted by an intake path are settled into ClickHouse before this
+        returns, so a test reads what it sent through any endpoint (SQL, rollups, dashboards,
+        alert rounds, models). Tests of the acknowledgement itself use httpx directly."""
+        resp = (
             httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw)
             if body is not None
             else httpx.post(f"{self.url}{path}", timeout=30, **kw)
         )
+        if resp.is_success and path.startswith(INTAKE_PATHS):
+            self.settle()
+        return resp
 
 
 @pytest.fixture

@@ -26,7 +26,6 @@ def post(v: VitrinaProcess, stream: str, events: list[dict[str, Any]]) -> None:
 
 
 def run_models(v: VitrinaProcess, names: list[str] | None = None, *, full: bool = False, now: str | None = None) -> list[dict[str, Any]]:
-    v.settle()  # the models read what is in ClickHouse
     body: dict[str, Any] = {"names": names, "full": full}
     if now is not None:
         body["now"] = at(now).isoformat()

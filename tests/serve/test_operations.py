@@ -29,7 +29,6 @@ def test_metrics_count_what_happened(vitrina: VitrinaProcess) -> None:
         == 200
     )
     assert vitrina.post("/v1/streams/probes", [{"location": "m"}] * 2).status_code == 422
-    vitrina.settle()  # insert figures count once the rows are in ClickHouse
     after = _samples(vitrina)
 
     def delta(name: str, **labels: str) -> float:
