@@ -11,6 +11,7 @@ import argparse
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,13 +27,15 @@ import redis
 from tests.conftest import free_port
 from tests.log.services import Redis, Tansu
 
-from bench.common import report, server
+from bench.bare_consume import consume_rate
+from bench.common import ROOT, report, server
 from vitrina.config import TransportSettings
 from vitrina.load.batches import LoaderMetrics
 from vitrina.load.loader import KafkaLoader
 from vitrina.load.redis_loader import RedisLoader
 from vitrina.log.kafka import consumer_config, ensure_topics, producer_config
 from vitrina.log.naming import ROWS_HEADER, ROWS_MARK
+from vitrina.runtime import settle_gc
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.builtin import BUILTIN
 from vitrina.warehouse.client import Warehouse, parse_dsn
@@ -84,21 +87,15 @@ def fill_topic(bootstrap: str, topic: str, n: int, make: Callable[[int], bytes],
     assert p.flush(60) == 0
 
 
-def bare_consume(bootstrap: str, topic: str, n: int, **extra: object) -> float:
-    """confluent-kafka's own rate: messages/s from the first message to the n-th."""
-    c = confluent_kafka.Consumer(consumer_config(bootstrap, f"bare-{time.time()}", **{"session.timeout.ms": 6000, **extra}))
-    c.subscribe([topic])
-    got, started = 0, 0.0
-    while got < n:
-        msgs = c.consume(10_000, 1.0)
-        if msgs and not started:
-            started = time.perf_counter()
-        for m in msgs:
-            m.value()  # what any consumer does with a message at least
-        got += len(msgs)
-    rate = n / (time.perf_counter() - started)
-    c.close()
-    return rate
+def bare_consume(bootstrap: str, topic: str, n: int, extra: dict[str, object] | None = None, *, alone: bool = True) -> float:
+    """confluent-kafka's own rate with the loader's consumer settings: in a process of its own
+    (`alone`, the baseline), or in this one, which has vitrina and chdb loaded like a loader."""
+    config = consumer_config(bootstrap, f"bare-{time.time()}", **{"session.timeout.ms": 6000, **(extra or {})})
+    if not alone:
+        return consume_rate(config, topic, n)
+    del config["bootstrap.servers"]
+    cmd = [sys.executable, "-m", "bench.bare_consume", bootstrap, topic, str(n), json.dumps(config)]
+    return float(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
 
 
 def loaded(metrics: LoaderMetrics, stream: str) -> float:
@@ -135,8 +132,9 @@ def kafka_rates(folder: Path, events: int) -> dict[str, float]:
         ensure_topics(broker.bootstrap, ["vitrina.metrics", "item_events"], t.partitions)
         fill_topic(broker.bootstrap, "vitrina.metrics", events, row, header=True)
         out["bare_consume_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events)
-        librdkafka_defaults = {"queued.min.messages": 100_000, "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 1_048_576}
-        out["bare_consume_default_fetch_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, **librdkafka_defaults)
+        out["bare_consume_in_process_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, alone=False)
+        librdkafka_defaults: dict[str, object] = {"queued.min.messages": 100_000, "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 1_048_576}
+        out["bare_consume_default_fetch_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, librdkafka_defaults)
         wh = warehouse(folder / "ch")
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
         loader = KafkaLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench")
@@ -258,7 +256,8 @@ def main() -> None:
     ap.add_argument("--fresh-rate", type=int, default=10_000)
     ap.add_argument("--fresh-seconds", type=float, default=15.0)
     args = ap.parse_args()
-    sys.setswitchinterval(0.0001)  # as `vitrina up` and `vitrina load` run
+    sys.setswitchinterval(0.0001)  # as `vitrina load` runs
+    settle_gc()  # as `vitrina up` and `vitrina load` run, once started
     folder = Path(tempfile.mkdtemp(prefix="vitrina-bench-transport-"))
     try:
         k = kafka_rates(folder, args.events)
@@ -270,11 +269,13 @@ def main() -> None:
     report(
         "transport",
         [
-            ("bare confluent-kafka consume (vitrina rows)", f"{k['bare_consume_per_s']:,.0f} msg/s"),
+            ("bare confluent-kafka consume (vitrina rows), own process", f"{k['bare_consume_per_s']:,.0f} msg/s"),
+            ("  same, in the loader's process", f"{k['bare_consume_in_process_per_s']:,.0f} msg/s"),
             ("  same, librdkafka's default fetch sizes", f"{k['bare_consume_default_fetch_per_s']:,.0f} msg/s"),
             (
                 "Kafka loader into chdb (vitrina rows)",
-                f"{k['loader_per_s']:,.0f} events/s ({k['loader_per_s'] / k['bare_consume_per_s']:.0%} of bare)",
+                f"{k['loader_per_s']:,.0f} events/s ({k['loader_per_s'] / k['bare_consume_per_s']:.0%} of bare, "
+                f"{k['loader_per_s'] / k['bare_consume_in_process_per_s']:.0%} of in-process bare)",
             ),
             ("bare consume (seed item_events)", f"{k['bare_consume_seed_per_s']:,.0f} msg/s"),
             (

@@ -114,3 +114,25 @@ def test_seed_topics_and_poison_message(tansu: Tansu, make_vitrina: Any) -> None
     assert all(r["stream"] == "uploads" and r["source"] == "kafka" for r in rejected)
     assert [r["position"] for r in rejected] == ["item_events/0/11", "item_events/0/12"]
     assert "malformed JSON" in rejected[0]["reason"] and rejected[1]["reason"].startswith("event:")
+
+
+def test_foreign_messages_in_an_own_topic(tansu: Tansu, make_vitrina: Any) -> None:
+    """A batch of vitrina's own topic that ClickHouse refuses (here: a garbage message in it) is
+    read again with its headers: marked rows go in as they are, even one the validator would
+    refuse (proof they were not validated), and unmarked messages are validated."""
+    v = make_vitrina(transport_config(), extra_args=["--kafka", tansu.bootstrap])
+    own = [b'{"time":"1763800000.%03d","metric_name":"own","metric_value":%d,"tags":{}}' % (i, i) for i in range(8)]
+    own[3] = b'{"time":"1763800000.500","metric_value":3,"tags":{}}'  # no metric_name: the validator would refuse it
+    foreign = b'{"time":1763800001,"metric_name":"foreign","metric_value":9}'
+    garbage = b"not json at all"
+    p = confluent_kafka.Producer({"bootstrap.servers": tansu.bootstrap, "linger.ms": 100})
+    mark = [("vitrina", b"rows")]
+    for value, headers in [*((r, mark) for r in own[:4]), (garbage, None), (foreign, None), *((r, mark) for r in own[4:])]:
+        p.produce("vitrina.metrics", value, partition=0, headers=headers)
+    assert p.flush(30) == 0
+    wait_for(v, lambda: v.scalar("SELECT count() FROM vitrina.metrics") == 9, 60, "8 own rows and the valid foreign one")
+    assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = ''") == 1
+    assert v.scalar("SELECT sum(metric_value) FROM vitrina.metrics WHERE metric_name = 'foreign'") == 9
+    rejected = v.sql("SELECT position, raw FROM vitrina.rejected")
+    assert rejected == [{"position": "vitrina.metrics/0/4", "raw": garbage.decode()}]
+    assert v.scalar("SELECT countMerge(count) FROM vitrina.metrics_1s") == 9

@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a loader group: read the log, validate, insert exactly-once, commit."""
         from vitrina.load.service import LoaderGroup
+        from vitrina.runtime import settle_gc
         from vitrina.selfmetrics import PipelineMetrics
         from vitrina.warehouse.client import Warehouse, parse_dsn
         from vitrina.warehouse.schema import migrate
@@ -91,6 +92,7 @@ def register(app: typer.Typer) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         group.start()
+        settle_gc()
         typer.echo(f"loading from {settings.transport.kind} with {len(group.threads)} loader(s); Ctrl-C stops", err=True)
         while not stop.wait(0.5):  # a timed wait lets the signal handlers run
             pass

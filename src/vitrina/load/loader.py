@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -45,8 +46,12 @@ class _Part:
     topic: str
     partition: int
     route: Route
-    msgs: list[Message] = field(default_factory=list)
+    # What a batch needs of each message, kept instead of the Message objects: those are
+    # tracked by the cyclic GC, and hundreds of thousands of them alive made every collection
+    # walk them all (about a third of the loader's CPU, bench/transport.py).
+    values: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)  # broker timestamps (ms), foreign topics only
     since: float = 0.0
     checked: int = -1  # the batch start whose plan was looked up
     plan_end: int | None = None
@@ -59,7 +64,9 @@ class _Batch:
     part: _Part
     first: int
     last: int
-    msgs: list[Message]
+    values: list[bytes]
+    offsets: list[int]
+    stamp_ms: int  # the broker timestamp of the last message (foreign topics; else 0)
     planned: bool  # cut by time, its end recorded in the plans table
 
 
@@ -123,24 +130,10 @@ class KafkaLoader:
                 self._raise_if_failed()
                 msgs = consumer.consume(_CONSUME_BATCH, min(0.05, linger))
                 now = time.monotonic()
-                parts = self._parts
-                for m in msgs:
-                    err = m.error()
-                    if err is not None:
-                        if err.code() != KafkaError._PARTITION_EOF:
-                            log.warning("%s: consume error: %s", self.name, err)
-                        continue
-                    part = parts.get((m.topic(), m.partition()))  # type: ignore[arg-type]
-                    if part is None:
-                        continue  # revoked meanwhile
-                    if not part.msgs:
-                        part.since = now
-                    part.msgs.append(m)
-                    offset: int = m.offset()  # type: ignore[assignment]
-                    part.offsets.append(offset)
+                self._take(msgs, now)
                 self._look_up_plans()
-                for part in list(parts.values()):
-                    if part.msgs:
+                for part in list(self._parts.values()):
+                    if part.values:
                         part.seen = max(part.seen, part.offsets[-1])
                         self._cut(part, now, linger, stop)
                 self._hand_planned(stop)
@@ -158,6 +151,39 @@ class KafkaLoader:
     def stop(self) -> None:
         self._stop.set()
 
+    def _take(self, msgs: list[Message], now: float) -> None:
+        """Append each message's value and offset to its partition's buffer. The hottest loop
+        of the loader: one partition lookup per run of messages from the same partition."""
+        parts = self._parts
+        key: tuple[str | None, int | None] = ("", -1)
+        skip = True  # the current run's partition was revoked meanwhile
+        values: list[bytes] = []
+        offsets: list[int] = []
+        stamps: list[int] | None = None
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: consume error: %s", self.name, err)
+                continue
+            here = (m.topic(), m.partition())
+            if here != key:
+                key = here
+                part = parts.get(here)  # type: ignore[arg-type]
+                skip = part is None
+                if part is None:
+                    continue
+                if not part.values:
+                    part.since = now
+                values, offsets = part.values, part.offsets
+                stamps = part.stamps if part.route.foreign else None
+            elif skip:
+                continue
+            values.append(m.value())  # type: ignore[arg-type]
+            offsets.append(m.offset())  # type: ignore[arg-type]
+            if stamps is not None:
+                stamps.append(m.timestamp()[1])
+
     def _raise_if_failed(self) -> None:
         """A dead insert thread would leave the consumer waiting on a full queue for ever:
         fail instead, so that the loader group starts a fresh member, which replays from the
@@ -167,7 +193,7 @@ class KafkaLoader:
 
     def _cut(self, part: _Part, now: float, linger: float, stop: threading.Event) -> None:
         size = self.t.batch_rows
-        while part.msgs:
+        while part.values:
             first = part.offsets[0]
             if part.checked != first:
                 part.checked = first
@@ -180,16 +206,19 @@ class KafkaLoader:
                 part.since = now
             elif part.plan_end is None and now - part.since >= linger:
                 # Cut by time: handed over once its plan is recorded (all of this round's in one insert).
-                self._planned.append(_Batch(part, first, part.offsets[-1], part.msgs[:], True))
-                part.msgs.clear()
+                self._planned.append(
+                    _Batch(part, first, part.offsets[-1], part.values[:], part.offsets[:], _last(part.stamps, len(part.stamps)), True)
+                )
+                part.values.clear()
                 part.offsets.clear()
+                part.stamps.clear()
             else:
                 return
 
     def _look_up_plans(self) -> None:
         """Every batch start is checked for a plan, in one query per round: a previous owner
         may have inserted several batches whose commits never reached the broker."""
-        todo = [p for p in self._parts.values() if p.msgs and p.checked != p.offsets[0]]
+        todo = [p for p in self._parts.values() if p.values and p.checked != p.offsets[0]]
         if not todo:
             return
         found = self.plans.lookup_many([(p.topic, p.partition, p.offsets[0]) for p in todo])
@@ -211,9 +240,10 @@ class KafkaLoader:
 
     def _hand(self, part: _Part, first: int, last: int, n: int, stop: threading.Event) -> None:
         """A batch cut by size: its end follows from the rule, no plan needed."""
-        batch = _Batch(part, first, last, part.msgs[:n], False)
-        del part.msgs[:n]
+        batch = _Batch(part, first, last, part.values[:n], part.offsets[:n], _last(part.stamps, n), False)
+        del part.values[:n]
         del part.offsets[:n]
+        del part.stamps[:n]
         self._put(batch, stop)
 
     def _put(self, batch: _Batch, stop: threading.Event) -> None:
@@ -322,26 +352,12 @@ class KafkaLoader:
         route = p.route
         token = f"kafka:{p.topic}:{p.partition}:{b.first}-{b.last}"
         stopping = stop.is_set
-        values: list[bytes] = [m.value() for m in b.msgs]  # type: ignore[misc]
-        # Times missing from an event default to the broker's timestamp of the last message:
-        # the same on every replay of the batch.
-        ts_ms = b.msgs[-1].timestamp()[1]
-        arrival_ns = ts_ms * 1_000_000 if ts_ms > 0 else time.time_ns()
         started = time.perf_counter()
-        prepared = self._optimistic(route, values, token) if not route.foreign else None
+        prepared = self._optimistic(route, b.values, token) if not route.foreign else None
         if prepared is None:
-            # Foreign topics, or an own topic whose batch ClickHouse refused: read every
-            # message's header and validate what is not vitrina's rows; bad ones are dead letters.
-            trusted = [not route.foreign and _trusted(m) for m in b.msgs]
-            prepared = prepare(
-                route.stream,
-                self.validators.get(route.stream),
-                values,
-                trusted,
-                lambda i: f"{p.topic}/{p.partition}/{b.msgs[i].offset()}",
-                "kafka",
-                arrival_ns,
-            )
+            prepared = self._checked(b, stopping)
+            if prepared is None:
+                return False
             rows = prepared.rows
             if prepared.count and not retry_forever(
                 f"insert into {route.table}", lambda: self.wh.insert_json_rows(route.table, rows, token), stopping, log.warning
@@ -356,6 +372,62 @@ class KafkaLoader:
         inserted()
         self.metrics.loaded_batch(p.topic, route.table, prepared, seconds)
         return True
+
+    def _checked(self, b: _Batch, stopping: Callable[[], bool]) -> Prepared | None:
+        """Foreign topics, or an own topic whose batch ClickHouse refused: validate what is not
+        vitrina's rows; bad messages become dead letters. None if stopped meanwhile."""
+        p = b.part
+        if p.route.foreign:
+            trusted = [False] * len(b.values)
+            # Times missing from an event default to the broker's timestamp of the last
+            # message: the same on every replay of the batch.
+            arrival_ns = b.stamp_ms * 1_000_000 if b.stamp_ms > 0 else time.time_ns()
+        else:
+            # Which messages carry vitrina's header is only known from the messages
+            # themselves: read the batch again (a rare path; the buffer keeps values only).
+            found: list[list[Message]] = []
+            if not retry_forever(
+                f"reading {p.topic}[{p.partition}] {b.first}-{b.last} again",
+                lambda: found.append(self._reread(p.topic, p.partition, b.first, b.last)),
+                stopping,
+                log.warning,
+            ):
+                return None
+            by_offset = {m.offset(): m for m in found[0]}
+            trusted = [(m := by_offset.get(o)) is not None and _trusted(m) for o in b.offsets]
+            arrival_ns = time.time_ns()  # vitrina's rows carry their times
+        offsets = b.offsets
+        return prepare(
+            p.route.stream,
+            self.validators.get(p.route.stream),
+            b.values,
+            trusted,
+            lambda i: f"{p.topic}/{p.partition}/{offsets[i]}",
+            "kafka",
+            arrival_ns,
+        )
+
+    def _reread(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
+        """The messages of one partition from `first` to `last`, with their headers, read by
+        a consumer of its own (assigned, so it joins no group and commits nothing)."""
+        c = Consumer(consumer_config(self.t.kafka, f"{self.t.group}-reread", **{"enable.auto.commit": False}))
+        try:
+            c.assign([TopicPartition(topic, partition, first)])
+            out: list[Message] = []
+            deadline = time.monotonic() + 30
+            while not out or out[-1].offset() < last:  # type: ignore[operator]
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{topic}[{partition}]: offsets {first}-{last} not read back in 30 s")
+                for m in c.consume(10_000, 0.5):
+                    if m.error() is None and first <= m.offset() <= last:  # type: ignore[operator]
+                        out.append(m)
+            return out
+        finally:
+            c.close()
+
+
+def _last(stamps: list[int], n: int) -> int:
+    return stamps[n - 1] if n and stamps else 0
 
 
 def _drain(q: queue.Queue[_Batch | None]) -> None:

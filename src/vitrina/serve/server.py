@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ import uvicorn
 import uvloop
 
 from vitrina.config import Settings
+from vitrina.runtime import settle_gc
 from vitrina.serve.app import VitrinaApp
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,7 @@ async def serve(settings: Settings, on_ready: Callable[[str], Awaitable[None] | 
             if server.should_exit:
                 return
             await asyncio.sleep(0.02)
-        # Everything loaded at startup (ClickHouse types, the app, declarations) lives for the
-        # whole run: freeze it out of the cyclic GC, and collect less often. Under load the
-        # default thresholds spent about a third of the event loop's time in gc (py-spy).
-        gc.freeze()
-        gc.set_threshold(50_000, 50, 100)
+        settle_gc()
         info.write_text(json.dumps({"url": url, "pid": os.getpid()}))
         if on_ready is not None:
             result = on_ready(url)
