@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import confluent_kafka
 import httpx
@@ -87,35 +88,54 @@ def fill_topic(bootstrap: str, topic: str, n: int, make: Callable[[int], bytes],
     assert p.flush(60) == 0
 
 
-def bare_consume(bootstrap: str, topic: str, n: int, extra: dict[str, object] | None = None, *, alone: bool = True) -> float:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Run(NamedTuple):
+    """One consume: events/s, and CPU µs per event of the consuming process and the broker."""
+
+    rate: float
+    cpu_us: float
+    broker_cpu_us: float
+
+
+def bare_consume(broker: Tansu, topic: str, n: int, extra: dict[str, object] | None = None, *, alone: bool = True) -> Run:
     """confluent-kafka's own rate with the loader's consumer settings: in a process of its own
     (`alone`, the baseline), or in this one, which has vitrina and chdb loaded like a loader."""
-    config = consumer_config(bootstrap, f"bare-{time.time()}", **{"session.timeout.ms": 6000, **(extra or {})})
-    if not alone:
-        return consume_rate(config, topic, n)
-    del config["bootstrap.servers"]
-    cmd = [sys.executable, "-m", "bench.bare_consume", bootstrap, topic, str(n), json.dumps(config)]
-    return float(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    config = consumer_config(broker.bootstrap, f"bare-{time.time()}", **{"session.timeout.ms": 6000, **(extra or {})})
+    assert broker.proc is not None
+    broker_cpu = process_cpu(broker.proc.pid)
+    if alone:
+        del config["bootstrap.servers"]
+        cmd = [sys.executable, "-m", "bench.bare_consume", broker.bootstrap, topic, str(n), json.dumps(config)]
+        rate, cpu = map(float, subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout.split())
+    else:
+        rate, cpu = consume_rate(config, topic, n)
+    return Run(rate, cpu / n * 1e6, (process_cpu(broker.proc.pid) - broker_cpu) / n * 1e6)
 
 
 def loaded(metrics: LoaderMetrics, stream: str) -> float:
     return float(metrics.loaded.labels(stream)._value.get())
 
 
-def run_loader(loader: Any, metrics: LoaderMetrics, stream: str, n: int, started: Callable[[], bool]) -> float:
+def run_loader(loader: Any, metrics: LoaderMetrics, stream: str, n: int, started: Callable[[], bool], broker_pid: int = 0) -> Run:
     """Events/s from the moment the loader could start (partitions assigned) to all loaded."""
     stop = threading.Event()
     t = threading.Thread(target=loader.run, args=(stop,), daemon=True)
     t.start()
     while not started():
         time.sleep(0.001)
-    t0 = time.perf_counter()
+    t0, cpu0, broker0 = time.perf_counter(), time.process_time(), process_cpu(broker_pid) if broker_pid else 0.0
     while loaded(metrics, stream) < n:
         time.sleep(0.002)
-    rate = n / (time.perf_counter() - t0)
+    rate, cpu = n / (time.perf_counter() - t0), time.process_time() - cpu0
+    broker_cpu = process_cpu(broker_pid) - broker0 if broker_pid else 0.0
     stop.set()
     t.join(60)
-    return rate
+    return Run(rate, cpu / n * 1e6, broker_cpu / n * 1e6)
 
 
 def warehouse(folder: Path) -> Warehouse:
@@ -124,31 +144,36 @@ def warehouse(folder: Path) -> Warehouse:
     return wh
 
 
-def kafka_rates(folder: Path, events: int) -> dict[str, float]:
-    out: dict[str, float] = {}
+def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
+    out: dict[str, Run] = {}
     broker = Tansu(folder).start()
     try:
+        assert broker.proc is not None
         t = TransportSettings(kind="kafka", kafka=broker.bootstrap, group="bench")
         ensure_topics(broker.bootstrap, ["vitrina.metrics", "item_events"], t.partitions)
         fill_topic(broker.bootstrap, "vitrina.metrics", events, row, header=True)
-        out["bare_consume_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events)
-        out["bare_consume_in_process_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, alone=False)
-        librdkafka_defaults: dict[str, object] = {"queued.min.messages": 100_000, "fetch.max.bytes": 52_428_800, "max.partition.fetch.bytes": 1_048_576}
-        out["bare_consume_default_fetch_per_s"] = bare_consume(broker.bootstrap, "vitrina.metrics", events, librdkafka_defaults)
+        out["bare"] = bare_consume(broker, "vitrina.metrics", events)
+        out["bare_in_process"] = bare_consume(broker, "vitrina.metrics", events, alone=False)
+        librdkafka_defaults: dict[str, object] = {
+            "queued.min.messages": 100_000,
+            "fetch.max.bytes": 52_428_800,
+            "max.partition.fetch.bytes": 1_048_576,
+        }
+        out["bare_default_fetch"] = bare_consume(broker, "vitrina.metrics", events, librdkafka_defaults)
         wh = warehouse(folder / "ch")
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
         loader = KafkaLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench")
-        out["loader_per_s"] = run_loader(loader, metrics, "metrics", events, lambda: bool(loader.consumer and loader.consumer.assignment()))
+        assigned = lambda: bool(loader.consumer and loader.consumer.assignment())  # noqa: E731
+        out["loader"] = run_loader(loader, metrics, "metrics", events, assigned, broker.proc.pid)
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == events
         # the seed format, validated by the loader (foreign topic)
         seed_n = events // 2
         fill_topic(broker.bootstrap, "item_events", seed_n, seed_upload, header=False)
-        out["bare_consume_seed_per_s"] = bare_consume(broker.bootstrap, "item_events", seed_n)
+        out["bare_seed"] = bare_consume(broker, "item_events", seed_n)
         t2 = replace(t, group="bench-seed", foreign={"item_events": "uploads"})
         loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, metrics, "bench-seed")
-        out["loader_seed_per_s"] = run_loader(
-            loader2, metrics, "uploads", seed_n, lambda: bool(loader2.consumer and loader2.consumer.assignment())
-        )
+        assigned2 = lambda: bool(loader2.consumer and loader2.consumer.assignment())  # noqa: E731
+        out["loader_seed"] = run_loader(loader2, metrics, "uploads", seed_n, assigned2, broker.proc.pid)
         wh.close()
     finally:
         broker.kill()
@@ -168,7 +193,7 @@ def redis_rate(folder: Path, events: int) -> float:
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
         t = TransportSettings(kind="redis", redis=rs.url, batch_rows=100_000)
         loader = RedisLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench-0")
-        rate = run_loader(loader, metrics, "metrics", events, lambda: True)
+        rate = run_loader(loader, metrics, "metrics", events, lambda: True).rate
         wh.close()
         return rate
     finally:
@@ -265,23 +290,28 @@ def main() -> None:
         fr = freshness(folder, args.fresh_rate, args.fresh_seconds)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    data = {**k, "redis_loader_per_s": rd, "freshness": fr, "events": args.events, "redis_events": args.redis_events}
+    data = {
+        **{name: r._asdict() for name, r in k.items()},
+        "redis_loader_per_s": rd,
+        "freshness": fr,
+        "events": args.events,
+        "redis_events": args.redis_events,
+    }
+    bare, inproc, loader, seed, bare_seed = k["bare"], k["bare_in_process"], k["loader"], k["loader_seed"], k["bare_seed"]
     report(
         "transport",
         [
-            ("bare confluent-kafka consume (vitrina rows), own process", f"{k['bare_consume_per_s']:,.0f} msg/s"),
-            ("  same, in the loader's process", f"{k['bare_consume_in_process_per_s']:,.0f} msg/s"),
-            ("  same, librdkafka's default fetch sizes", f"{k['bare_consume_default_fetch_per_s']:,.0f} msg/s"),
+            ("bare confluent-kafka consume (vitrina rows), own process", f"{bare.rate:,.0f} msg/s"),
+            ("  same, in the loader's process (GC settled)", f"{inproc.rate:,.0f} msg/s"),
+            ("  same, librdkafka's default fetch sizes", f"{k['bare_default_fetch'].rate:,.0f} msg/s"),
             (
                 "Kafka loader into chdb (vitrina rows)",
-                f"{k['loader_per_s']:,.0f} events/s ({k['loader_per_s'] / k['bare_consume_per_s']:.0%} of bare, "
-                f"{k['loader_per_s'] / k['bare_consume_in_process_per_s']:.0%} of in-process bare)",
+                f"{loader.rate:,.0f} events/s ({loader.rate / bare.rate:.0%} of bare, {loader.rate / inproc.rate:.0%} of in-process bare)",
             ),
-            ("bare consume (seed item_events)", f"{k['bare_consume_seed_per_s']:,.0f} msg/s"),
-            (
-                "Kafka loader, seed format validated",
-                f"{k['loader_seed_per_s']:,.0f} events/s ({k['loader_seed_per_s'] / k['bare_consume_seed_per_s']:.0%} of bare)",
-            ),
+            ("  CPU per event, consumer + broker: bare", f"{bare.cpu_us:.2f} + {bare.broker_cpu_us:.2f} µs"),
+            ("  CPU per event, consumer + broker: loader", f"{loader.cpu_us:.2f} + {loader.broker_cpu_us:.2f} µs"),
+            ("bare consume (seed item_events)", f"{bare_seed.rate:,.0f} msg/s"),
+            ("Kafka loader, seed format validated", f"{seed.rate:,.0f} events/s ({seed.rate / bare_seed.rate:.0%} of bare)"),
             ("Redis loader into chdb", f"{rd:,.0f} events/s"),
             (
                 f"freshness at {args.fresh_rate:,} events/s",
