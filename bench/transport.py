@@ -191,7 +191,7 @@ def redis_rate(folder: Path, events: int) -> float:
             pipe.execute()
         wh = warehouse(folder / "ch-redis")
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
-        t = TransportSettings(kind="redis", redis=rs.url, batch_rows=100_000)
+        t = TransportSettings(kind="redis", redis=rs.url)
         loader = RedisLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench-0")
         rate = run_loader(loader, metrics, "metrics", events, lambda: True).rate
         wh.close()

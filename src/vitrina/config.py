@@ -68,7 +68,7 @@ class TransportSettings:
     consumer: str = ""  # consumer name prefix (Redis); default: the host name
     loader: bool = True  # `vitrina up` also runs the loader (embedded chdb needs it in-process)
     loaders: int = 1  # loader members per process
-    batch_rows: int = 100_000  # size bound of a batch (batches end on multiples of it)
+    batch_rows: int = 250_000  # size bound of a batch (batches end on multiples of it)
     linger_ms: float = 200.0  # time bound of a batch
     session_timeout_ms: int = 10_000
     redis_max_len: int = 5_000_000  # intake answers 503 beyond this many unloaded entries

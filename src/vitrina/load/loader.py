@@ -39,6 +39,9 @@ _LAG_EVERY_S = 1.0
 # Messages per consume() call. confluent-kafka builds them all while holding the GIL, so a
 # smaller call lets the insert thread in sooner.
 _CONSUME_BATCH = 2000
+# Batches cut and waiting for the insert thread: enough to keep it busy while the consumer
+# cuts the next, few enough to bound memory (each up to `batch_rows` messages).
+_QUEUED_BATCHES = 3
 
 
 @dataclass
@@ -93,7 +96,7 @@ class KafkaLoader:
         self.plans = Plans(warehouse)
         self._parts: dict[tuple[str, int], _Part] = {}
         self._planned: list[_Batch] = []  # cut by time this round, plans not yet recorded
-        self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=8)
+        self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
         self._done: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self._stop = threading.Event()
         self._failed: BaseException | None = None  # the insert thread died of this

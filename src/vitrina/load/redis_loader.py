@@ -30,6 +30,9 @@ from vitrina.warehouse.client import Warehouse
 from vitrina.warehouse.ddl import REJECTED_TABLE
 
 log = logging.getLogger(__name__)
+# Entries per read at most, whatever `batch_rows` says: one read is one Lua call, and Redis
+# serves nobody else (the intake's XADDs included) while it builds the reply.
+_READ_MAX = 100_000
 
 _READ = """
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
@@ -93,8 +96,9 @@ class RedisLoader:
                 self._recover(stop)
                 next_recover = now + self.t.claim_idle_ms / 2000
             got = 0
+            count = min(self.t.batch_rows, _READ_MAX)
             for key, route in self.routes.items():
-                entries: list[Any] | None = self._read(keys=[key, self.plans_key(key)], args=[self.t.group, self.name, self.t.batch_rows])
+                entries: list[Any] | None = self._read(keys=[key, self.plans_key(key)], args=[self.t.group, self.name, count])
                 if entries:
                     got += len(entries)
                     self._load(key, route, entries, stop)
