@@ -143,6 +143,12 @@ def tmp_folder() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`vitrina ARGS...` in a subprocess, as a user runs it."""
+    env = {**os.environ, "COLUMNS": "250"}  # rich tables at full width
+    return subprocess.run([sys.executable, "-m", "vitrina", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+
+
 @pytest.fixture
 def make_vitrina(tmp_folder: Path) -> Iterator[Any]:
     """A factory for servers on fresh (or given) data folders; all are stopped at the end."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from vitrina.alerts.settings import AlertSettings
 from vitrina.models.settings import ModelSettings
+from vitrina.reports.settings import ReportSettings
 from vitrina.streams.builtin import BUILTIN
 from vitrina.streams.declare import Stream, parse_stream
 from vitrina.streams.fields import DeclarationError
@@ -92,6 +93,7 @@ class Settings:
     transport: TransportSettings = TransportSettings()
     models: ModelSettings = field(default_factory=ModelSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     retention: dict[str, int] = field(default_factory=dict)
     extra_streams: tuple[Stream, ...] = ()
 
@@ -138,7 +140,8 @@ def load_settings(path: Path | None) -> Settings:
         kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
         kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
         kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
-    except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts)
+        kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
+    except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts, reports)
         raise ConfigError(str(exc)) from None
     kw["retention"] = {str(k): int(v) for k, v in data.get("retention", {}).items()}
     builtin = {s.name for s in BUILTIN}
@@ -153,7 +156,7 @@ def load_settings(path: Path | None) -> Settings:
     kw["extra_streams"] = tuple(extra)
     known_sections = {
         *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "models", "alerts", "retention", "streams"),
+        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "retention", "streams"),
     }
     unknown_sections = set(data) - known_sections
     if unknown_sections:

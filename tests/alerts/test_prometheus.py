@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import cli, free_port, wait_until
 
 
 def binary(name: str, package: str) -> str:
@@ -22,11 +21,6 @@ def binary(name: str, package: str) -> str:
     if path is None:
         raise AssertionError(f"{name} not found: install Debian's {package} package (apt-get install -y {package})")
     return path
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "vitrina", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
 
 
 def test_exported_rules_pass_promtool_check_and_the_shipped_tests(tmp_path: Path) -> None:

@@ -3,17 +3,14 @@ full rebuild equal to the incremental result, the CLI, and the model declaration
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, wait_until
+from tests.conftest import cli, wait_until
 from tests.models.conftest import QUIET
 from tests.models.helpers import at, post, rows, run_models, snapshot
 from vitrina.models.spec import ModelError, builtin_models, ordered, parse_model
@@ -65,11 +62,6 @@ def test_rerun_is_identical_and_full_rebuild_equals_incremental(make_vitrina: An
     assert {t: snapshot(v, t) for t in MODELS} == incremental  # the same run again changes nothing
     run_models(v, full=True, now="2026-01-07 23:30:00")
     assert {t: snapshot(v, t) for t in MODELS} == incremental
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "250"}  # rich tables at full width
-    return subprocess.run([sys.executable, "-m", "vitrina", *args], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
 
 
 def test_cli_run_and_list_live_and_offline(make_vitrina: Any) -> None:

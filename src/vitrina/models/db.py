@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import clickhouse_connect
+import pyarrow as pa
 
 from vitrina.warehouse.client import Dsn, Warehouse, parse_dsn
 
@@ -45,6 +46,10 @@ class Db:
         with self._lock:
             result = self._client.query(sql)
             return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+    def arrow(self, sql: str, parameters: dict[str, Any] | None = None) -> pa.Table:
+        with self._lock:
+            return self._client.query_arrow(sql, parameters=parameters or {})
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         with self._lock:

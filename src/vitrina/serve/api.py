@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from vitrina.serve.openapi import intake_openapi
 from vitrina.streams.declare import RESOLUTIONS
 from vitrina.warehouse.readonly import QueryRefused
 from vitrina.warehouse.rollups import read_rollup
+
+log = logging.getLogger(__name__)
 
 
 class MsgspecJSON(Response):
@@ -81,6 +84,13 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A bug, not the caller's fault: answer 500 and log the traceback (nothing else does
+        under `vitrina up`'s logging)."""
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

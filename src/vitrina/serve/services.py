@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from vitrina.alerts.service import AlertsService
 from vitrina.models.service import ModelsService
 from vitrina.pipeline import Pipeline
+from vitrina.reports.service import ReportsService
 from vitrina.serve.dashboards.service import DashboardService
 
 
@@ -43,4 +44,5 @@ SERVICE_FACTORIES: list[Callable[[Pipeline], Service]] = [
     ModelsService,  # (issue 4) the model scheduler
     AlertsService,  # (issue 4) the alert evaluator and its gauges
     DashboardService,  # (issue 5) the built-in dashboard at /
+    ReportsService,  # per-seller periodic reports to a folder or S3
 ]
