@@ -69,9 +69,8 @@ def read_content(db: Db, period: Period, sellers: tuple[int, ...], max_sellers: 
     bounds = {"start": period.start, "end": period.end}
     chosen = list(sellers) or [int(r) for r in db.arrow(_SELLERS.format(**q), {**bounds, "n": max_sellers})["company_id"].to_pylist()]
     days = db.arrow(_DAYS.format(**q), {**bounds, "sellers": chosen})
-    end_ns = int(period.end_time.timestamp()) * 10**9
-    start_ns = end_ns - len(period.days) * 86_400 * 10**9
-    categories = db.arrow(_CATEGORIES.format(**q), {"start_ns": start_ns, "end_ns": end_ns, "sellers": chosen})
+    span = {"start_ns": int(period.start_time.timestamp()) * 10**9, "end_ns": int(period.end_time.timestamp()) * 10**9}
+    categories = db.arrow(_CATEGORIES.format(**q), {**span, "sellers": chosen})
     by_days, by_categories = _split(days), _split(categories)
     empty_days, empty_categories = days.slice(0, 0), categories.slice(0, 0)
     reports = [SellerReport(s, by_days.get(s, empty_days), by_categories.get(s, empty_categories)) for s in chosen]

@@ -25,6 +25,10 @@ class Period:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
 
     @property
+    def start_time(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day, tzinfo=UTC)
+
+    @property
     def end_time(self) -> datetime:
         return datetime(self.end.year, self.end.month, self.end.day, tzinfo=UTC)
 

@@ -110,14 +110,14 @@ def seller_page(report: SellerReport, content: Content, generated: datetime) -> 
     )
     as_of = content.models_as_of.isoformat(timespec="seconds") if content.models_as_of else "never"
     stamp = generated.isoformat(timespec="seconds")
-    return _PAGE.substitute(
-        title=html.escape(f"Seller {report.seller}: {p.kind} {p.label}"),
-        heading=html.escape(f"Seller {report.seller}"),
-        subtitle=html.escape(f"{p.kind} {p.label} ({_period_text(p)}, UTC) · generated {stamp} · models as of {as_of}"),
-        figures=figures_html,
-        days_table=_table_html(days),
-        categories_table=_table_html(cats, 50),
-        data=_script_json(figures),
+    body = _SELLER_BODY.substitute(
+        figures=figures_html, days_table=_table_html(days), categories_table=_table_html(cats, 50), data=_script_json(figures)
+    )
+    return _document(
+        f"Seller {report.seller}: {p.kind} {p.label}",
+        f"Seller {report.seller}",
+        f"{p.kind} {p.label} ({_period_text(p)}, UTC) · generated {stamp} · models as of {as_of}",
+        body,
     )
 
 
@@ -132,11 +132,10 @@ def index_page(content: Content, generated: datetime, formats: tuple[str, ...]) 
         page = f'<a href="{r.seller}.html">{r.seller}</a>' if "html" in formats else str(r.seller)
         rows.append(f"<tr><td>{page}</td><td>{_total(r.days, 'items'):,}</td><td>{_total(r.days, 'attempts'):,}</td><td>{links}</td></tr>")
     body = "".join(rows) or '<tr><td colspan="4">no uploads in this period</td></tr>'
-    return _INDEX.substitute(
-        title=html.escape(f"Seller reports: {p.kind} {p.label}"),
-        subtitle=html.escape(f"{_period_text(p)}, UTC · {len(content.sellers)} sellers · generated {stamp}"),
-        rows=body,
-    )
+    title = f"Seller reports: {p.kind} {p.label}"
+    subtitle = f"{_period_text(p)}, UTC · {len(content.sellers)} sellers · generated {stamp}"
+    head = "<tr><th>seller</th><th>items</th><th>attempts</th><th>data</th></tr>"
+    return _document(title, title, subtitle, f"<table><thead>{head}</thead><tbody>{body}</tbody></table>")
 
 
 def manifest(content: Content, generated: datetime, files: list[str]) -> bytes:
@@ -171,7 +170,7 @@ h1 { margin-bottom: 0; } .sub { color: #666; margin-top: 4px; }
 th, td { border-bottom: 1px solid #eee; padding: 4px 10px; text-align: right; } th { color: #666; }
 """
 
-_PAGE = Template(
+_DOCUMENT = Template(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>$title</title><style>"""
     + _STYLE
@@ -179,7 +178,13 @@ _PAGE = Template(
 <body>
 <h1>$heading</h1>
 <p class="sub">$subtitle</p>
-<div class="figures">$figures</div>
+$body
+</body></html>
+"""
+)
+
+_SELLER_BODY = Template(
+    """<div class="figures">$figures</div>
 <div id="days" class="chart"></div>
 <div id="categories" class="chart"></div>
 <h2>Days</h2>$days_table
@@ -189,20 +194,9 @@ _PAGE = Template(
 const figures = $data;
 const options = {displayModeBar: false, responsive: true};
 if (window.Plotly) for (const [id, f] of Object.entries(figures)) Plotly.newPlot(id, f.data, f.layout, options);
-</script>
-</body></html>
-"""
+</script>"""
 )
 
-_INDEX = Template(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>$title</title><style>"""
-    + _STYLE
-    + """</style></head>
-<body>
-<h1>$title</h1>
-<p class="sub">$subtitle</p>
-<table><thead><tr><th>seller</th><th>items</th><th>attempts</th><th>data</th></tr></thead><tbody>$rows</tbody></table>
-</body></html>
-"""
-)
+
+def _document(title: str, heading: str, subtitle: str, body: str) -> str:
+    return _DOCUMENT.substitute(title=html.escape(title), heading=html.escape(heading), subtitle=html.escape(subtitle), body=body)
