@@ -127,12 +127,14 @@ def test_foreign_messages_in_an_own_topic(tansu: Tansu, make_vitrina: Any) -> No
     garbage = b"not json at all"
     p = confluent_kafka.Producer({"bootstrap.servers": tansu.bootstrap, "linger.ms": 100})
     mark = [("vitrina", b"rows")]
-    for value, headers in [*((r, mark) for r in own[:4]), (garbage, None), (foreign, None), *((r, mark) for r in own[4:])]:
+    messages = [*((r, mark) for r in own[:4]), (garbage, None), (foreign, None), (None, None), *((r, mark) for r in own[4:])]
+    for value, headers in messages:  # the None: a tombstone, a message without a value
         p.produce("vitrina.metrics", value, partition=0, headers=headers)
     assert p.flush(30) == 0
     wait_for(v, lambda: v.scalar("SELECT count() FROM vitrina.metrics") == 9, 60, "8 own rows and the valid foreign one")
     assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = ''") == 1
     assert v.scalar("SELECT sum(metric_value) FROM vitrina.metrics WHERE metric_name = 'foreign'") == 9
-    rejected = v.sql("SELECT position, raw FROM vitrina.rejected")
-    assert rejected == [{"position": "vitrina.metrics/0/4", "raw": garbage.decode()}]
+    rejected = v.sql("SELECT position, raw, reason FROM vitrina.rejected ORDER BY position")
+    assert [(r["position"], r["raw"]) for r in rejected] == [("vitrina.metrics/0/4", garbage.decode()), ("vitrina.metrics/0/6", "")]
+    assert rejected[1]["reason"].startswith("empty body")
     assert v.scalar("SELECT countMerge(count) FROM vitrina.metrics_1s") == 9
