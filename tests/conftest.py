@@ -55,6 +55,7 @@ class VitrinaProcess:
 
     def __init__(self, data_dir: Path, config: Path | None = None, extra_args: list[str] | None = None) -> None:
         self.data_dir = data_dir
+        self.headers: dict[str, str] = {}  # sent by settle() and sql(): a read key under [auth]
         self.config = config
         self.extra_args = extra_args or []
         self.port = free_port()
@@ -106,7 +107,7 @@ class VitrinaProcess:
         """Wait until every acknowledged row is in ClickHouse: with `[writer] ack = "wal"` (the
         default) a request is answered once its rows are in the write-ahead log, and they are
         inserted behind it."""
-        resp = httpx.post(f"{self.url}/v1/flush", params={"timeout": timeout}, timeout=timeout + 5)
+        resp = httpx.post(f"{self.url}/v1/flush", params={"timeout": timeout}, headers=self.headers, timeout=timeout + 5)
         # 409: a Kafka or Redis transport, where the tests wait for the loaders themselves
         assert resp.status_code == 200 or resp.json().get("error") == "not_direct", resp.text
 
@@ -114,7 +115,7 @@ class VitrinaProcess:
         """Run a query on everything acknowledged so far (or, not settling, on what is inserted)."""
         if settle:
             self.settle()
-        resp = httpx.post(f"{self.url}/v1/sql", content=query.encode(), timeout=60)
+        resp = httpx.post(f"{self.url}/v1/sql", content=query.encode(), headers=self.headers, timeout=60)
         assert resp.status_code == 200, resp.text
         return list(resp.json()["data"])
 

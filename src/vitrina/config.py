@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vitrina.alerts.settings import AlertSettings
+from vitrina.auth.settings import AuthSettings
 from vitrina.models.settings import ModelSettings
 from vitrina.reports.settings import ReportSettings
 from vitrina.streams.builtin import BUILTIN
@@ -94,12 +95,17 @@ class Settings:
     models: ModelSettings = field(default_factory=ModelSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     retention: dict[str, int] = field(default_factory=dict)
     extra_streams: tuple[Stream, ...] = ()
 
     @property
     def warehouse_dsn(self) -> str:
         return self.dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.auth.keys_file) if self.auth.keys_file else self.data_dir / "keys.json"
 
     @property
     def streams(self) -> dict[str, Stream]:
@@ -141,6 +147,7 @@ def load_settings(path: Path | None) -> Settings:
         kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
         kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
         kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
+        kw["auth"] = _section(AuthSettings, data.get("auth", {}), "auth")
     except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts, reports)
         raise ConfigError(str(exc)) from None
     kw["retention"] = {str(k): int(v) for k, v in data.get("retention", {}).items()}
@@ -156,7 +163,7 @@ def load_settings(path: Path | None) -> Settings:
     kw["extra_streams"] = tuple(extra)
     known_sections = {
         *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "retention", "streams"),
+        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "auth", "retention", "streams"),
     }
     unknown_sections = set(data) - known_sections
     if unknown_sections:

@@ -20,6 +20,8 @@ from typing import Any
 
 import msgspec
 
+from vitrina.auth.guard import Denied, Guard, page_key, token_of
+from vitrina.auth.keys import KeyStore
 from vitrina.intake.validate import BadBody, Checked
 from vitrina.load.group_commit import Overloaded, StorageError
 from vitrina.pipeline import Pipeline
@@ -60,6 +62,14 @@ class HttpError(Exception):
         return _encode(out)
 
 
+def _denied_body(exc: Denied) -> bytes:
+    return _encode({"error": exc.error, "message": exc.message})
+
+
+def _denied_headers(exc: Denied) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after is not None else []
+
+
 async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status, "headers": _JSON + (headers or [])})
     await send({"type": "http.response.body", "body": body})
@@ -77,6 +87,8 @@ class IntakeApp:
         # Per-request bookkeeping is a measurable share of a single-event request: the
         # counters' children are looked up once per status, not on every request.
         self._status_counters: dict[int, Any] = {}
+        settings = pipeline.settings
+        self.guard = Guard(KeyStore(settings.keys_path)) if settings.auth.enabled else None
 
     def _route(self, scope: Scope) -> Route | None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -92,7 +104,8 @@ class IntakeApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)
         if route is None:
-            await self.fallback(scope, receive, send)
+            if self.guard is None or scope["type"] != "http" or await self._may_read(scope, send):
+                await self.fallback(scope, receive, send)
             return
         started = time.perf_counter()
         metrics = self.pipeline.metrics
@@ -101,6 +114,8 @@ class IntakeApp:
             headers: list[tuple[bytes, bytes]] = []
         except HttpError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
+        except Denied as exc:
+            status, body, headers = exc.status, _denied_body(exc), _denied_headers(exc)
         await _respond(send, status, body, headers)
         counter = self._status_counters.get(status)
         if counter is None:
@@ -122,6 +137,7 @@ class IntakeApp:
                 encoding = value
             elif name == b"content-length":
                 length = value
+        key = self.guard.sender(token_of(scope["headers"]), route.stream) if self.guard is not None else None
         ndjson = self._media_type(content_type)
         body = await self._read_body(receive, encoding, length)
         arrival_ns = time.time_ns()
@@ -129,8 +145,11 @@ class IntakeApp:
             checked = validator.check_ndjson(body, arrival_ns) if ndjson else validator.check_json(body, arrival_ns)
         except BadBody as exc:
             raise HttpError(400, "malformed_body", str(exc)) from None
+        if key is not None:
+            assert self.guard is not None
+            self.guard.charge(key, checked.total)
         try:
-            await pipeline.store(route.stream, checked)
+            await pipeline.store(route.stream, checked, key=key.name.encode() if key is not None else None)
             pipeline.count_stored(route.stream, checked)
         except Overloaded as exc:
             raise HttpError(503, "overloaded", f"intake is behind ({exc}); retry later", [(b"retry-after", self.retry_after)]) from None
@@ -139,6 +158,23 @@ class IntakeApp:
                 503, "storage_unavailable", f"the warehouse did not take the rows: {exc}", [(b"retry-after", self.retry_after)]
             ) from None
         return self._answer(route, checked)
+
+    async def _may_read(self, scope: Scope, send: Send) -> bool:
+        """With keys on, everything but intake, health, metrics and docs needs a read key. A
+        dashboard page opened with ?key= stores it in a cookie and reloads without it."""
+        assert self.guard is not None
+        path: str = scope["path"]
+        given = page_key(path, scope.get("query_string", b""))
+        try:
+            self.guard.reader(path, given or token_of(scope["headers"]))
+        except Denied as exc:
+            await _respond(send, exc.status, _denied_body(exc), _denied_headers(exc))
+            return False
+        if given is not None:
+            cookie = b"vitrina_key=" + given + b"; Path=/; HttpOnly; SameSite=Strict"
+            await _respond(send, 303, b"{}", [(b"location", path.encode()), (b"set-cookie", cookie)])
+            return False
+        return True
 
     def _answer(self, route: Route, checked: Checked) -> tuple[int, bytes]:
         if not checked.problems:
