@@ -6,7 +6,6 @@ have run past its end."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from obstore.store import from_url
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.conftest import cli, wait_until
 from tests.log.services import Moto
-from tests.serve.dashboards.test_browser import ARGS, CHROMIUM
 
 QUIET = "[models]\nenabled = false\n[alerts]\nenabled = false\n[reports]\nenabled = false\n"
 
@@ -96,14 +94,6 @@ def test_reports_through_the_server_and_offline(make_vitrina: Any) -> None:
     assert offline.returncode == 0, offline.stderr
     assert "1 sellers" in offline.stdout
     assert csv_rows(v.data_dir / "reports" / "day" / "2026-01-06" / "7.days.csv")[0]["items"] == 1
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_the_page_draws_its_charts(make_vitrina: Any, browser: Browser) -> None:
