@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
+from vitrina.config import Settings
 from vitrina.models.db import Db
 from vitrina.models.state import last_ok_run_at
 from vitrina.pipeline import Pipeline
@@ -31,9 +32,8 @@ class ReportRequest(BaseModel):
     sellers: list[int] = []  # default: [reports] sellers, or the most active ones
 
 
-def destination_of(pipeline_settings: Any) -> str:
-    s: ReportSettings = pipeline_settings.reports
-    return s.destination or str((pipeline_settings.data_dir / "reports").resolve())
+def destination_of(settings: Settings) -> str:
+    return settings.reports.destination or str((settings.data_dir / "reports").resolve())
 
 
 def requested_period(settings: ReportSettings, kind: str | None, text: str | None, now: datetime) -> Period:
