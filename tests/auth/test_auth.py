@@ -36,6 +36,8 @@ def test_keys_decide_who_sends_what_and_who_reads(make_vitrina: Any) -> None:
     other = send(shop, stream_url=f"{v.url}/v1/streams/site_events")
     assert other.status_code == 403 and "may send metrics, uploads" in other.json()["message"]
     assert send(analyst).status_code == 403  # a reader may not send
+    assert send(None, stream_url=f"{v.url}/v1/streams/nope").status_code == 401  # no stream names for strangers
+    assert send(shop, stream_url=f"{v.url}/v1/streams/nope").status_code == 404
     assert send(shop, 3).status_code == 200
 
     # reading: a read key only; health, metrics and docs stay open

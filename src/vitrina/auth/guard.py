@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NoReturn
 from urllib.parse import parse_qs
 
 from vitrina.auth.keys import ApiKey, KeyStore
@@ -55,12 +56,9 @@ class Guard:
             raise Denied(401, "unknown_key", "the API key is not known (revoked, or mistyped)")
         return key
 
-    def sender(self, token: bytes | None, stream: str) -> ApiKey:
-        key = self.key(token)
-        if not key.may_send(stream):
-            allowed = ", ".join(key.streams) or "nothing"
-            raise Denied(403, "stream_not_allowed", f"the key {key.name!r} may not send {stream!r}; it may send {allowed}")
-        return key
+    def refuse_stream(self, key: ApiKey, stream: str) -> NoReturn:
+        allowed = ", ".join(key.streams) or "nothing"
+        raise Denied(403, "stream_not_allowed", f"the key {key.name!r} may not send {stream!r}; it may send {allowed}")
 
     def charge(self, key: ApiKey, events: int) -> None:
         wait = self.limiter.take(key.name, key.rate, events)

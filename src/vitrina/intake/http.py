@@ -125,6 +125,9 @@ class IntakeApp:
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         pipeline = self.pipeline
+        # With keys on, who is asking comes first: an unknown caller learns nothing, not
+        # even which streams exist.
+        key = self.guard.key(token_of(scope["headers"])) if self.guard is not None else None
         validator = pipeline.validators.get(route.stream)
         if validator is None:
             known = ", ".join(sorted(pipeline.validators))
@@ -137,7 +140,9 @@ class IntakeApp:
                 encoding = value
             elif name == b"content-length":
                 length = value
-        key = self.guard.sender(token_of(scope["headers"]), route.stream) if self.guard is not None else None
+        if key is not None and not key.may_send(route.stream):
+            assert self.guard is not None
+            self.guard.refuse_stream(key, route.stream)
         ndjson = self._media_type(content_type)
         body = await self._read_body(receive, encoding, length)
         arrival_ns = time.time_ns()
