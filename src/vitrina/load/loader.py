@@ -42,6 +42,8 @@ _CONSUME_BATCH = 2000
 # Batches cut and waiting for the insert thread: enough to keep it busy while the consumer
 # cuts the next, few enough to bound memory (each up to `batch_rows` messages).
 _QUEUED_BATCHES = 3
+# While the insert thread is busy, a batch is cut by time only after this many lingers.
+_BUSY_LINGER = 5
 
 
 @dataclass
@@ -207,12 +209,12 @@ class KafkaLoader:
                 self._hand(part, first, end, n, stop)
                 part.plan_end = None
                 part.since = now
-            elif part.plan_end is None and now - part.since >= linger and self._work.unfinished_tasks == 0:
-                # Cut by time, but only while the insert thread is idle: under load the batch
-                # grows towards `batch_rows` instead (fewer, larger inserts cost ClickHouse a
-                # quarter less per row, bench/insert_cost.py), and waits no longer than the
-                # insert before it. Handed over once its plan is recorded (all of this round's
-                # in one insert).
+            elif part.plan_end is None and now - part.since >= (linger if self._work.unfinished_tasks == 0 else linger * _BUSY_LINGER):
+                # Cut by time: after `linger` while the insert thread is idle; while it is busy,
+                # the batch grows towards `batch_rows` instead (fewer, larger inserts cost
+                # ClickHouse a quarter less per row, bench/insert_cost.py), for at most
+                # _BUSY_LINGER lingers (a quiet partition beside a busy one still gets in).
+                # Handed over once its plan is recorded (all of this round's in one insert).
                 self._planned.append(
                     _Batch(part, first, part.offsets[-1], part.values[:], part.offsets[:], _last(part.stamps, len(part.stamps)), True)
                 )
