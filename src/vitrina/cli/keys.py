@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vitrina.cli.models import ConfigOpt, DataDirOpt
@@ -28,7 +29,7 @@ def _store(config: Path | None, data_dir: Path | None) -> KeyStore:
 
 
 def register(app: typer.Typer) -> None:
-    keys = typer.Typer(help="API keys: which streams a producer may send, who may read ([auth] enabled = true).", no_args_is_help=True)
+    keys = typer.Typer(help="API keys: which streams a producer may send, who may read (\\[auth] enabled = true).", no_args_is_help=True)
 
     @keys.command("add")
     def add(
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         try:
             token = store.add(name, tuple(stream or ()), read, rate)
         except KeyProblem as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(2) from None
         out.print(token)
 
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
         try:
             store.revoke(name)
         except KeyProblem as exc:
-            console.print(f"[red]{exc}[/red]")
+            console.print(f"[red]{escape(str(exc))}[/red]")
             raise typer.Exit(2) from None
         out.print(f"revoked {name}")
 

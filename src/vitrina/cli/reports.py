@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vitrina.cli.models import ConfigOpt, DataDirOpt, UrlOpt, _call, _target, local_runner
 
@@ -19,13 +20,13 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         when: Annotated[Optional[str], typer.Argument(help="A day (YYYY-MM-DD) or week (YYYY-Www); default: the last closed one.")] = None,
-        every: Annotated[Optional[str], typer.Option("--every", help="day or week (default: [reports] period).")] = None,
+        every: Annotated[Optional[str], typer.Option("--every", help="day or week (default: \\[reports] period).")] = None,
         seller: Annotated[Optional[list[int]], typer.Option("--seller", help="Only this seller (repeatable).")] = None,
         data_dir: DataDirOpt = None,
         config: ConfigOpt = None,
         url: UrlOpt = None,
     ) -> None:
-        """Write per-seller reports (CSV, Parquet, HTML) for one period to [reports] destination."""
+        """Write per-seller reports (CSV, Parquet, HTML) for one period to \\[reports] destination."""
         from vitrina.reports.content import SOURCE_MODEL, ModelsMissing
         from vitrina.reports.service import destination_of, requested_period
 
@@ -47,6 +48,6 @@ def register(app: typer.Typer) -> None:
                 try:
                     written = write_period(db, settings.reports, destination_of(settings), period, tuple(sellers)).as_dict()
                 except ModelsMissing as exc:  # pragma: no cover - the runner ran the models just now
-                    console.print(f"[red]{exc}[/red]")
+                    console.print(f"[red]{escape(str(exc))}[/red]")
                     raise typer.Exit(2) from None
         typer.echo(f"{written['sellers']} sellers, {written['files']} files in {written['destination'].rstrip('/')}/{written['folder']}")
