@@ -107,8 +107,9 @@ def test_seed_topics_and_poison_message(tansu: Tansu, make_vitrina: Any) -> None
     wait_for(v, lambda: v.scalar("SELECT count() FROM vitrina.quotes") == 50, 60, "50 quotes")
     # the partition kept flowing past the poison: its later messages are loaded
     assert v.scalar("SELECT max(item_id) FROM vitrina.uploads WHERE item_id % 4 = 0") == 1_000_000_196
-    assert v.scalar("SELECT countMerge(attempts) FROM vitrina.uploads_1s") == 200
-    assert v.scalar("SELECT countMerge(reports) FROM vitrina.quotes_1m") == 50
+    # a rollup's part becomes visible a moment after the raw part of the same insert
+    wait_for(v, lambda: v.scalar("SELECT countMerge(attempts) FROM vitrina.uploads_1s") == 200, 10, "the uploads rollup")
+    wait_for(v, lambda: v.scalar("SELECT countMerge(reports) FROM vitrina.quotes_1m") == 50, 10, "the quotes rollup")
     row = v.sql("SELECT country, data, ts_ns FROM vitrina.uploads WHERE item_id = 1000000007")[0]
     assert row["country"] is None and json.loads(row["data"]) == {"note": 7} and row["ts_ns"] == 1_763_800_000_000_000_007
     rejected = v.sql("SELECT stream, source, position, reason, raw FROM vitrina.rejected ORDER BY position")
@@ -139,4 +140,4 @@ def test_foreign_messages_in_an_own_topic(tansu: Tansu, make_vitrina: Any) -> No
     rejected = v.sql("SELECT position, raw, reason FROM vitrina.rejected ORDER BY position")
     assert [(r["position"], r["raw"]) for r in rejected] == [("vitrina.metrics/0/4", garbage.decode()), ("vitrina.metrics/0/6", "")]
     assert rejected[1]["reason"].startswith("empty body")
-    assert v.scalar("SELECT countMerge(count) FROM vitrina.metrics_1s") == 9
+    wait_for(v, lambda: v.scalar("SELECT countMerge(count) FROM vitrina.metrics_1s") == 9, 10, "the rollup")
