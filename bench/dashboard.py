@@ -22,22 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.conftest import ARGS, CHROMIUM
 
 from bench.common import free_port, report, server
 from bench.rollup_query import FILL
 from vitrina.streams.builtin import BUILTIN
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def fill(data_dir: Path, rows: int) -> float:
