@@ -107,6 +107,7 @@ def test_shutdown_loads_the_write_ahead_log(make_vitrina: Any) -> None:
     assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = 'drain'", settle=False) == 0  # in the log only
     assert "vitrina_wal_unloaded_rows 3.0" in httpx.get(f"{v.url}/metrics").text
     assert v.stop() in (0, -signal.SIGTERM)
+    assert not (v.data_dir / "server.json").exists()  # the CLI no longer finds a server here
     # loaded at shutdown, not left to the next start: the log's progress mark is at its end
     state = json.loads((v.data_dir / "wal" / "state.json").read_text())
     assert state["inserting"] is None

@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 import uvloop
@@ -55,10 +56,10 @@ async def serve(settings: Settings, on_ready: Callable[[str], Awaitable[None] | 
         log_level="warning",
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = base_url(settings)
     info = server_file(settings.data_dir)
+    server = _Server(config, on_signal=lambda: info.unlink(missing_ok=True))
 
     async def announce() -> None:
         while not server.started:
@@ -80,6 +81,20 @@ async def serve(settings: Settings, on_ready: Callable[[str], Awaitable[None] | 
         info.unlink(missing_ok=True)
     if not server.started:
         raise SystemExit("vitrina could not start (see the log above)")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, also withdrawing the server file when a signal starts the shutdown:
+    uvicorn re-raises SIGTERM/SIGINT once it has drained, which ends the process before any
+    `finally` after serve() could run."""
+
+    def __init__(self, config: uvicorn.Config, on_signal: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_signal = on_signal
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.on_signal()
+        super().handle_exit(sig, frame)
 
 
 def run(settings: Settings, on_ready: Callable[[str], Awaitable[None] | None] | None = None) -> None:
