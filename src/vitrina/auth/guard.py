@@ -6,25 +6,15 @@ page's own requests carry it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import NoReturn
 from urllib.parse import parse_qs
 
 from vitrina.auth.keys import ApiKey, KeyStore
 from vitrina.auth.limits import RateLimiter
+from vitrina.intake.errors import HttpError
 
 COOKIE = b"vitrina_key"
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"}
 OPEN_PREFIXES = ("/static/swagger/", "/dashboards/static/")
-PAGES = ("/", "/d/")  # dashboard pages: they take ?key= once
-
-
-@dataclass
-class Denied(Exception):
-    status: int
-    error: str
-    message: str
-    retry_after: int | None = None
 
 
 def token_of(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -50,32 +40,38 @@ class Guard:
 
     def key(self, token: bytes | None) -> ApiKey:
         if not token:
-            raise Denied(401, "missing_key", "this vitrina needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY")
+            raise HttpError(401, "missing_key", "this vitrina needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY")
         key = self.store.find(token)
         if key is None:
-            raise Denied(401, "unknown_key", "the API key is not known (revoked, or mistyped)")
+            raise HttpError(401, "unknown_key", "the API key is not known (revoked, or mistyped)")
         return key
 
-    def refuse_stream(self, key: ApiKey, stream: str) -> NoReturn:
-        allowed = ", ".join(key.streams) or "nothing"
-        raise Denied(403, "stream_not_allowed", f"the key {key.name!r} may not send {stream!r}; it may send {allowed}")
+    def allow_stream(self, key: ApiKey, stream: str) -> None:
+        if not key.may_send(stream):
+            allowed = ", ".join(key.streams) or "nothing"
+            raise HttpError(403, "stream_not_allowed", f"the key {key.name!r} may not send {stream!r}; it may send {allowed}")
 
     def charge(self, key: ApiKey, events: int) -> None:
         wait = self.limiter.take(key.name, key.rate, events)
         if wait > 0:
             message = f"the key {key.name!r} may send {key.rate:g} events/s; retry in {wait:.2f} s"
-            raise Denied(429, "rate_limited", message, math.ceil(wait))
+            raise HttpError(429, "rate_limited", message, [(b"retry-after", str(math.ceil(wait)).encode())])
 
     def reader(self, path: str, token: bytes | None) -> None:
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return
         key = self.key(token)
         if not key.read:
-            raise Denied(403, "read_not_allowed", f"the key {key.name!r} may send events but not read")
+            raise HttpError(403, "read_not_allowed", f"the key {key.name!r} may send events but not read")
+
+
+def cookie_header(token: bytes) -> bytes:
+    """The dashboard's cookie: sent back by the browser on the page's own requests only."""
+    return COOKIE + b"=" + token + b"; Path=/; HttpOnly; SameSite=Strict"
 
 
 def page_key(path: str, query_string: bytes) -> bytes | None:
-    """The `key` query parameter of a dashboard page, if any."""
+    """The `key` query parameter of a dashboard page ("/" or "/d/NAME"), if any."""
     if not (path == "/" or path.startswith("/d/")):
         return None
     values = parse_qs(query_string.decode("latin-1")).get("key")

@@ -20,8 +20,9 @@ from typing import Any
 
 import msgspec
 
-from vitrina.auth.guard import Denied, Guard, page_key, token_of
+from vitrina.auth.guard import Guard, cookie_header, page_key, token_of
 from vitrina.auth.keys import KeyStore
+from vitrina.intake.errors import HttpError
 from vitrina.intake.validate import BadBody, Checked
 from vitrina.load.group_commit import Overloaded, StorageError
 from vitrina.pipeline import Pipeline
@@ -46,28 +47,6 @@ class Route:
 
 
 SEED_ROUTES = {"/upload/metrics/": Route("metrics", "metrics"), "/events/": Route("site_events", "events")}
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, error: str, message: str, headers: list[tuple[bytes, bytes]] | None = None, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-        self.headers = headers or []
-        self.detail = detail
-
-    def body(self) -> bytes:
-        out: dict[str, Any] = {"error": self.error, "message": self.message}
-        if self.detail is not None:
-            out["detail"] = self.detail
-        return _encode(out)
-
-
-def _denied_body(exc: Denied) -> bytes:
-    return _encode({"error": exc.error, "message": exc.message})
-
-
-def _denied_headers(exc: Denied) -> list[tuple[bytes, bytes]]:
-    return [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after is not None else []
 
 
 async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -114,8 +93,6 @@ class IntakeApp:
             headers: list[tuple[bytes, bytes]] = []
         except HttpError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
-        except Denied as exc:
-            status, body, headers = exc.status, _denied_body(exc), _denied_headers(exc)
         await _respond(send, status, body, headers)
         counter = self._status_counters.get(status)
         if counter is None:
@@ -124,10 +101,10 @@ class IntakeApp:
         metrics.request_seconds.observe(time.perf_counter() - started)
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive) -> tuple[int, bytes]:
-        pipeline = self.pipeline
+        pipeline, guard = self.pipeline, self.guard
         # With keys on, who is asking comes first: an unknown caller learns nothing, not
         # even which streams exist.
-        key = self.guard.key(token_of(scope["headers"])) if self.guard is not None else None
+        key = guard.key(token_of(scope["headers"])) if guard is not None else None
         validator = pipeline.validators.get(route.stream)
         if validator is None:
             known = ", ".join(sorted(pipeline.validators))
@@ -140,9 +117,8 @@ class IntakeApp:
                 encoding = value
             elif name == b"content-length":
                 length = value
-        if key is not None and not key.may_send(route.stream):
-            assert self.guard is not None
-            self.guard.refuse_stream(key, route.stream)
+        if guard is not None and key is not None:
+            guard.allow_stream(key, route.stream)
         ndjson = self._media_type(content_type)
         body = await self._read_body(receive, encoding, length)
         arrival_ns = time.time_ns()
@@ -150,9 +126,8 @@ class IntakeApp:
             checked = validator.check_ndjson(body, arrival_ns) if ndjson else validator.check_json(body, arrival_ns)
         except BadBody as exc:
             raise HttpError(400, "malformed_body", str(exc)) from None
-        if key is not None:
-            assert self.guard is not None
-            self.guard.charge(key, checked.total)
+        if guard is not None and key is not None:
+            guard.charge(key, checked.total)
         try:
             await pipeline.store(route.stream, checked, key=key.name.encode() if key is not None else None)
             pipeline.count_stored(route.stream, checked)
@@ -172,12 +147,11 @@ class IntakeApp:
         given = page_key(path, scope.get("query_string", b""))
         try:
             self.guard.reader(path, given or token_of(scope["headers"]))
-        except Denied as exc:
-            await _respond(send, exc.status, _denied_body(exc), _denied_headers(exc))
+        except HttpError as exc:
+            await _respond(send, exc.status, exc.body(), exc.headers)
             return False
         if given is not None:
-            cookie = b"vitrina_key=" + given + b"; Path=/; HttpOnly; SameSite=Strict"
-            await _respond(send, 303, b"{}", [(b"location", path.encode()), (b"set-cookie", cookie)])
+            await _respond(send, 303, b"{}", [(b"location", path.encode()), (b"set-cookie", cookie_header(given))])
             return False
         return True
 
