@@ -63,6 +63,14 @@ class _Part:
     committed: int = -1
     seen: int = -1  # highest offset consumed
 
+    def pop_front(self, n: int) -> tuple[list[bytes], list[int], int]:
+        """Remove the first `n` buffered messages: their values, offsets, and the broker
+        timestamp of the last of them (0 for vitrina's own topics, which keep none)."""
+        values, offsets = self.values[:n], self.offsets[:n]
+        stamp = self.stamps[n - 1] if self.stamps else 0
+        del self.values[:n], self.offsets[:n], self.stamps[:n]
+        return values, offsets, stamp
+
 
 @dataclass
 class _Batch:
@@ -215,12 +223,7 @@ class KafkaLoader:
                 # ClickHouse a quarter less per row, bench/insert_cost.py), for at most
                 # _BUSY_LINGER lingers (a quiet partition beside a busy one still gets in).
                 # Handed over once its plan is recorded (all of this round's in one insert).
-                self._planned.append(
-                    _Batch(part, first, part.offsets[-1], part.values[:], part.offsets[:], _last(part.stamps, len(part.stamps)), True)
-                )
-                part.values.clear()
-                part.offsets.clear()
-                part.stamps.clear()
+                self._planned.append(_Batch(part, first, part.offsets[-1], *part.pop_front(len(part.values)), True))
             else:
                 return
 
@@ -249,11 +252,7 @@ class KafkaLoader:
 
     def _hand(self, part: _Part, first: int, last: int, n: int, stop: threading.Event) -> None:
         """A batch cut by size: its end follows from the rule, no plan needed."""
-        batch = _Batch(part, first, last, part.values[:n], part.offsets[:n], _last(part.stamps, n), False)
-        del part.values[:n]
-        del part.offsets[:n]
-        del part.stamps[:n]
-        self._put(batch, stop)
+        self._put(_Batch(part, first, last, *part.pop_front(n), False), stop)
 
     def _put(self, batch: _Batch, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -435,10 +434,6 @@ class KafkaLoader:
             return out
         finally:
             c.close()
-
-
-def _last(stamps: list[int], n: int) -> int:
-    return stamps[n - 1] if n and stamps else 0
 
 
 def _drain(q: queue.Queue[_Batch | None]) -> None:
