@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
                 db = runner.db
                 try:
                     written = write_period(db, settings.reports, destination_of(settings), period, tuple(sellers)).as_dict()
-                except ModelsMissing as exc:  # pragma: no cover - the runner ran the models just now
+                except ModelsMissing as exc:  # the model run just now failed
                     console.print(f"[red]{escape(str(exc))}[/red]")
                     raise typer.Exit(2) from None
         typer.echo(f"{written['sellers']} sellers, {written['files']} files in {written['destination'].rstrip('/')}/{written['folder']}")

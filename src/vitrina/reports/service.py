@@ -20,7 +20,7 @@ from vitrina.models.state import last_ok_run_at
 from vitrina.pipeline import Pipeline
 from vitrina.reports.content import SOURCE_MODEL, ModelsMissing
 from vitrina.reports.periods import Period, last_closed, parse_period
-from vitrina.reports.settings import ReportSettings
+from vitrina.reports.settings import PERIODS, ReportSettings
 from vitrina.reports.writer import is_written, write_period
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ def destination_of(settings: Settings) -> str:
 
 def requested_period(settings: ReportSettings, kind: str | None, text: str | None, now: datetime) -> Period:
     kind = kind or settings.period
-    if kind not in ("day", "week"):
-        raise ValueError(f"kind {kind!r}: choose day or week")
+    if kind not in PERIODS:
+        raise ValueError(f"kind {kind!r}: choose {' or '.join(PERIODS)}")
     return parse_period(kind, text) if text else last_closed(kind, now)
 
 
