@@ -13,6 +13,8 @@ from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.batches import dead_letters, problem_reason
 from vitrina.load.group_commit import GroupCommitWriter
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import NullCopy
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_writer import WalWriter
 from vitrina.log.producer import LogProducer
@@ -48,6 +50,7 @@ class Pipeline:
             lambda: self.writer.unloaded_rows if isinstance(self.writer, WalWriter) else 0,
         )
         self.ready = False
+        self.health = StorageHealth()  # read by GET /readyz
         self.started_at = time.time()
         self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
 
@@ -74,7 +77,8 @@ class Pipeline:
                 interval_ms=w.wal_interval_ms,
                 max_pending_rows=w.max_pending_rows,
                 observe=self.metrics.observe_insert,
-                probe=lambda: wh.query("SELECT 1"),
+                check=NullCopy(wh),
+                health=self.health,
             )
         return GroupCommitWriter(
             wh.insert_json_rows,

@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 
 from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError, resolve
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import Checker
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_loader import WalLoader
 
@@ -37,10 +38,14 @@ class WalWriter:
         interval_ms: float = 200.0,
         max_pending_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
-        probe: Callable[[], object] | None = None,
+        check: Checker | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
         self.wal = wal
-        self.loader = WalLoader(wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, probe=probe)
+        self.health = health or StorageHealth()
+        self.loader = WalLoader(
+            wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, check=check, health=self.health
+        )
         self.max_pending_rows = max_pending_rows
         self._items: list[tuple[str, bytes, int]] = []
         self._waiters: list[asyncio.Future[None]] = []
