@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,20 +26,32 @@ PER_RECORD = 500
 
 
 class Killer:
-    """KILL QUERY on every running insert into vitrina's tables, at random moments, until
-    stopped; counts the inserts it killed."""
+    """Kills inserts into vitrina's tables with KILL QUERY from its own handle: each insert
+    attempt, with probability `share`, at a random moment of its run (from before its first
+    block to after its raw part is committed). Counts the kills."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, share: float = 0.75, within_s: float = 0.03) -> None:
         self.client = clickhouse_connect.get_client(dsn=f"chdb://{path.resolve()}", database=None)
+        self.share, self.within_s = share, within_s
         self.killed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         rng = random.Random(7)
-        while not self._stop.wait(rng.random() * 0.12):
-            found = self.client.query("KILL QUERY WHERE query ILIKE '%INSERT INTO vitrina.%' ASYNC")
-            self.killed += len(found.result_rows)
+        kill_at: dict[str, float | None] = {}  # query id -> seconds into its run, None: spared
+        while not self._stop.wait(0.002):
+            running = self.client.query(
+                "SELECT query_id, elapsed FROM system.processes WHERE query_kind = 'Insert' AND query ILIKE 'INSERT INTO vitrina.%'"
+            ).result_rows
+            for query_id, elapsed in running:
+                if query_id not in kill_at:
+                    kill_at[query_id] = rng.random() * self.within_s if rng.random() < self.share else None
+                at = kill_at[query_id]
+                if at is not None and elapsed >= at:
+                    self.client.command(f"KILL QUERY WHERE query_id = '{query_id}' ASYNC")
+                    self.killed += 1
+                    kill_at[query_id] = None
 
     def __enter__(self) -> Killer:
         self._thread.start()
@@ -85,12 +96,11 @@ def test_killing_inserts_in_a_loop_leaves_every_event_once(
 ) -> None:
     caplog.set_level(logging.ERROR, "vitrina.load.storing")  # one warning per killed insert
     wal = WriteAheadLog(tmp_folder / "wal", durable=False)
-    loader = WalLoader(wal, warehouse.insert_json_rows, interval_ms=20, flush_rows=2_000, check=NullCopy(warehouse))
+    loader = WalLoader(wal, warehouse.insert_json_rows, interval_ms=50, flush_rows=3_000, max_insert_rows=3_000, check=NullCopy(warehouse))
     loader.start()
     with Killer(tmp_folder / "ch") as killer:
         for first in range(0, EVENTS, PER_RECORD):  # appended while the loader inserts, as intake does
             loader.add(wal.append([("metrics", event_rows(first, PER_RECORD), PER_RECORD)]))
-            time.sleep(0.05)  # a steady intake: the load lasts a few seconds
         assert loader.flush(240), "the log was not loaded within 240 s"
         assert killer.killed >= 10, f"only {killer.killed} inserts were killed: the test did not test"
     loader.close()
