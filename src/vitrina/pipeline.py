@@ -51,6 +51,7 @@ class Pipeline:
         )
         self.ready = False
         self.health = StorageHealth()  # read by GET /readyz
+        self.metrics.watch_storage(lambda: self.health.wal_failing, lambda: self.health.warehouse_failing)
         self.started_at = time.time()
         self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
 
@@ -70,7 +71,7 @@ class Pipeline:
         w = self.settings.writer
         if w.ack == "wal":
             return WalWriter(
-                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync),
+                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync, on_drop=self.metrics.wal_dropped),
                 wh.insert_json_rows,
                 fsync=w.wal_fsync,
                 flush_rows=w.flush_rows,
