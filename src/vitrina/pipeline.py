@@ -87,6 +87,8 @@ class Pipeline:
             linger_ms=w.linger_ms,
             max_pending_rows=w.max_pending_rows,
             observe=self.metrics.observe_insert,
+            check=NullCopy(wh),
+            health=self.health,
         )
 
     def close(self) -> None:

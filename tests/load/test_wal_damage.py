@@ -14,12 +14,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from tests.log.services import metric
 from vitrina.load.storing import NullCopy
 from vitrina.load.wal import QUARANTINE, State, WriteAheadLog, token
-from vitrina.load.wal_format import SEGMENT_HEADER
+from vitrina.load.wal_format import SEGMENT_HEADER, Frame, parse
 from vitrina.load.wal_loader import WalLoader
 from vitrina.streams.builtin import METRICS
 from vitrina.warehouse.client import Warehouse, parse_dsn
@@ -240,3 +243,34 @@ def test_a_folder_written_by_the_previous_framing_loads_with_its_tokens(tmp_fold
     new = sorted(folder.glob("*.wal"))[-1]
     assert new.name == "00000000000000002366.wal" and new.read_bytes().startswith(SEGMENT_HEADER)
     wal.close()
+
+
+def test_a_server_killed_with_a_damaged_log_loads_every_intact_record_and_says_what_it_dropped(make_vitrina: Any) -> None:
+    """A real `vitrina up`: acknowledged requests only in the log, SIGKILL, a flipped byte in
+    one record of a segment, start again."""
+    v = make_vitrina('[writer]\nack = "wal"\nwal_interval_ms = 600000\n[models]\nenabled = false\n[alerts]\nenabled = false\n')
+    with httpx.Client(timeout=30) as c:
+        for i in range(30):  # one at a time: one record each
+            resp = c.post(f"{v.url}/v1/streams/metrics", json=[{"metric_name": f"dmg-{i}", "metric_value": j} for j in range(3)])
+            assert resp.status_code == 200
+    v.kill()
+    wal = v.data_dir / "wal"
+    (segment,) = sorted(wal.glob("*.wal"))
+    data = segment.read_bytes()
+    frames = [f for f in parse(data, len(SEGMENT_HEADER), len(data)) if isinstance(f, Frame)]
+    assert len(frames) == 30
+    victim = frames[12]
+    names = {json.loads(line)["metric_name"] for line in victim.rows.splitlines()}
+    damaged = bytearray(data)
+    damaged[victim.offset + victim.size // 2] ^= 0x10
+    segment.write_bytes(bytes(damaged))
+    v.start()
+    counts = {r["metric_name"]: r["n"] for r in v.sql("SELECT metric_name, count() AS n FROM vitrina.metrics GROUP BY metric_name")}
+    assert counts == {f"dmg-{i}": 3 for i in range(30) if f"dmg-{i}" not in names}
+    text = httpx.get(f"{v.url}/metrics").text
+    assert metric(text, "vitrina_wal_dropped_records_total", kind="damaged") == 1
+    assert metric(text, "vitrina_wal_dropped_bytes_total", kind="damaged") == victim.size
+    assert (wal / QUARANTINE / f"{segment.stem}+{victim.offset}.bad").read_bytes() == bytes(
+        damaged[victim.offset : victim.offset + victim.size]
+    )
+    assert f"ERROR vitrina.load.wal: write-ahead log: dropped {victim.size} damaged bytes" in v.log_path.read_text()

@@ -80,9 +80,13 @@ class BatchInserter:
     check: Checker | None = None
     health: StorageHealth | None = None
 
-    def store(self, table: str, rows: bytes, token: str, stopping: Stopping = lambda: False) -> list[Refused]:
+    def store(
+        self, table: str, rows: bytes, token: str, stopping: Stopping = lambda: False, groups: list[int] | None = None
+    ) -> list[Refused]:
         """Insert `rows` under `token` until ClickHouse has them; return the rows it refused
-        (not stored). Raises Stopped if `stopping()` turns true while it waits to retry."""
+        (not stored). `groups`: the rows come in groups of these many lines, stored or left
+        out whole (a request's rows). Raises Stopped if `stopping()` turns true while it
+        waits to retry."""
         backoff = Backoff()
         while True:
             try:
@@ -92,7 +96,7 @@ class BatchInserter:
                 if is_refusal(exc) and self.check is not None:
                     refused = self._find_refused(table, rows, stopping)
                     if refused:
-                        self._store_rest(table, rows, token, refused, stopping)
+                        self._store_rest(table, rows, token, _left_out(refused, groups), stopping)
                         return refused
                     log.error(
                         "%s: ClickHouse refuses rows for their data, but not in the table itself "
@@ -115,11 +119,10 @@ class BatchInserter:
         if self.health is not None:
             self.health.insert_failed(describe(exc))
 
-    def _store_rest(self, table: str, rows: bytes, token: str, refused: list[Refused], stopping: Stopping) -> None:
-        bad = {r.index for r in refused}
+    def _store_rest(self, table: str, rows: bytes, token: str, bad: set[int], stopping: Stopping) -> None:
         lines = rows.splitlines(keepends=True)
         rest = b"".join(line for i, line in enumerate(lines) if i not in bad)
-        log.warning("%s: ClickHouse refused %d of %d rows; they are kept in rejected", table, len(refused), len(lines))
+        log.warning("%s: ClickHouse refused rows; %d of %d are left out, the rest is stored", table, len(bad), len(lines))
         if not rest:
             return
         backoff = Backoff()
@@ -175,6 +178,21 @@ class BatchInserter:
                     return exc
                 self._failed(f"checking rows for {table}", exc)
                 backoff.wait(stopping)
+
+
+def _left_out(refused: list[Refused], groups: list[int] | None) -> set[int]:
+    """The lines to leave out: the refused ones, or every line of a group holding one."""
+    bad = {r.index for r in refused}
+    if groups is None:
+        return bad
+    out: set[int] = set()
+    first = 0
+    for size in groups:
+        span = range(first, first + size)
+        if any(i in bad for i in span):
+            out.update(span)
+        first += size
+    return out
 
 
 class NullCopy:

@@ -99,10 +99,13 @@ def build_api(pipeline: Pipeline) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"])
     def readyz() -> Response:
-        """The warehouse is open and the writer runs: intake can take events."""
-        if pipeline.ready:
-            return MsgspecJSON({"status": "ready"})
-        return _error(503, "not_ready", "starting or stopping")
+        """The warehouse is open, the writer runs and storage works: intake can take events."""
+        if not pipeline.ready:
+            return _error(503, "not_ready", "starting or stopping")
+        problem = pipeline.health.problem()
+        if problem is not None:
+            return _error(503, "storage_failing", problem)
+        return MsgspecJSON({"status": "ready"})
 
     @app.post("/v1/flush", tags=["operations"])
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
