@@ -61,8 +61,8 @@ class Stopped(Exception):
 
 
 class Backoff:
-    def __init__(self) -> None:
-        self.delay = _FIRST_DELAY_S
+    def __init__(self, first: float = _FIRST_DELAY_S) -> None:
+        self.delay = first
 
     def wait(self, stopping: Stopping) -> None:
         if stopping():
@@ -87,25 +87,37 @@ class BatchInserter:
         (not stored). `groups`: the rows come in groups of these many lines, stored or left
         out whole (a request's rows). Raises Stopped if `stopping()` turns true while it
         waits to retry."""
+        while True:
+            refusal = self.attempt(table, rows, token, stopping)
+            if refusal is None:
+                return []
+            if self.check is not None:
+                refused = self._find_refused(table, rows, stopping)
+                if refused:
+                    self._store_rest(table, rows, token, _left_out(refused, groups), stopping)
+                    return refused
+                log.error(
+                    "%s: ClickHouse refuses rows for their data, but not in the table itself (a materialized view?); "
+                    "retrying until it takes them: %s",
+                    table,
+                    describe(refusal),
+                )
+            else:
+                log.error("%s: ClickHouse refuses rows for their data; retrying until it takes them: %s", table, describe(refusal))
+            self._failed(f"insert into {table}", refusal)
+            Backoff(_MAX_DELAY_S).wait(stopping)
+
+    def attempt(self, table: str, rows: bytes, token: str, stopping: Stopping = lambda: False) -> BaseException | None:
+        """Insert until stored (None) or refused for the rows' data (the refusal); transient
+        failures are retried under the same token. Raises Stopped."""
         backoff = Backoff()
         while True:
             try:
                 self._insert(table, rows, token)
-                return []
+                return None
             except Exception as exc:
-                if is_refusal(exc) and self.check is not None:
-                    refused = self._find_refused(table, rows, stopping)
-                    if refused:
-                        self._store_rest(table, rows, token, _left_out(refused, groups), stopping)
-                        return refused
-                    log.error(
-                        "%s: ClickHouse refuses rows for their data, but not in the table itself "
-                        "(a materialized view?); retrying until it takes them: %s",
-                        table,
-                        describe(exc),
-                    )
-                elif is_refusal(exc):
-                    log.error("%s: ClickHouse refuses rows for their data; retrying: %s", table, describe(exc))
+                if is_refusal(exc):
+                    return exc
                 self._failed(f"insert into {table}", exc)
                 backoff.wait(stopping)
 
