@@ -163,3 +163,21 @@ def test_a_backlog_goes_in_as_several_bounded_inserts(tmp_path: Path) -> None:
     loader.close()
     assert wal.state().done == wal.end
     wal.close()
+
+
+def test_damage_to_records_already_loaded_is_not_read_at_all(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    first = wal.append([("metrics", rows("a", 2), 2)])[0]
+    second = wal.append([("metrics", rows("b", 2), 2)])[0]
+    wal.append([("metrics", rows("c", 2), 2)])
+    wal.save_state(State(second.end, None))
+    wal.close()
+    segment = next(tmp_path.glob("*.wal"))
+    data = bytearray(segment.read_bytes())
+    data[len(SEGMENT_HEADER) + first.start + 30] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    drops: list[tuple[str, int, int]] = []
+    wal = WriteAheadLog(tmp_path, on_drop=lambda *d: drops.append(d))
+    assert [r.rows for r in wal.read(wal.state().done, wal.end)] == [rows("c", 2)]
+    assert drops == []
+    wal.close()

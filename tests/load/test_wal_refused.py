@@ -6,8 +6,10 @@ against a real chdb folder."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from vitrina.load.group_commit import GroupCommitWriter, StorageError
 from vitrina.load.storing import CHECK_PREFIX, BatchInserter, NullCopy
 from vitrina.load.wal import State, WriteAheadLog
 from vitrina.load.wal_loader import WalLoader
@@ -72,5 +74,28 @@ def test_a_failure_that_is_not_a_refusal_is_retried_whole_under_the_same_token(t
         assert calls == ["t", "t", "t"]  # retried whole, never split
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == 2
         assert wh.query("SELECT count() FROM vitrina.rejected").result_rows[0][0] == 0
+    finally:
+        wh.close()
+
+
+def test_ack_insert_a_request_with_a_refused_row_is_stored_not_at_all_and_the_others_are(tmp_folder: Path) -> None:
+    """Group commit: three requests in one batch, the second holding a row ClickHouse
+    refuses; the second is answered StorageError and nothing of it is stored."""
+    wh = Warehouse(parse_dsn(f"chdb://{tmp_folder / 'ch'}", "vitrina"))
+    try:
+        wh.command("CREATE TABLE vitrina.narrow (x UInt8) ENGINE = MergeTree ORDER BY x")
+        writer = GroupCommitWriter(wh.insert_json_rows, linger_ms=300, check=NullCopy(wh))
+        requests = [b'{"x":1}\n{"x":2}\n', b'{"x":3}\n{"x":"four"}\n{"x":5}\n', b'{"x":6}\n']
+
+        async def send() -> list[BaseException | None]:
+            writer.start(asyncio.get_running_loop())
+            futures = [writer.submit("narrow", rows, rows.count(b"\n")) for rows in requests]
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+        answers = asyncio.run(send())
+        writer.close()
+        assert answers[0] is None and answers[2] is None
+        assert isinstance(answers[1], StorageError) and "nothing of this request was stored" in str(answers[1])
+        assert sorted(r[0] for r in wh.query("SELECT x FROM vitrina.narrow").result_rows) == [1, 2, 6]
     finally:
         wh.close()

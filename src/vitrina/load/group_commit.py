@@ -153,12 +153,13 @@ class GroupCommitWriter:
         # One token per batch: a retry after a failure that came after ClickHouse stored part
         # of the insert completes it instead of storing anything twice.
         token = uuid.uuid4().hex
-        sizes = [len(chunk.splitlines()) for chunk in batch.chunks]
         started = time.perf_counter()
-        refused = self._inserter.store(table, data, token, groups=sizes)
+        refused = self._inserter.store(table, data, token, groups=lambda: [len(chunk.splitlines()) for chunk in batch.chunks])
         if self._observe is not None:
             self._observe(table, batch.rows - len(refused), time.perf_counter() - started)
-        return _answers(sizes, refused)
+        if not refused:
+            return [None] * len(batch.waiters)
+        return _answers([len(chunk.splitlines()) for chunk in batch.chunks], refused)
 
     def _resolve(self, waiters: list[asyncio.Future[None]], errors: list[Exception | None]) -> None:
         assert self._loop is not None

@@ -81,11 +81,11 @@ class BatchInserter:
     health: StorageHealth | None = None
 
     def store(
-        self, table: str, rows: bytes, token: str, stopping: Stopping = lambda: False, groups: list[int] | None = None
+        self, table: str, rows: bytes, token: str, stopping: Stopping = lambda: False, groups: Callable[[], list[int]] | None = None
     ) -> list[Refused]:
         """Insert `rows` under `token` until ClickHouse has them; return the rows it refused
-        (not stored). `groups`: the rows come in groups of these many lines, stored or left
-        out whole (a request's rows). Raises Stopped if `stopping()` turns true while it
+        (not stored). `groups()`: the rows come in groups of these many lines, stored or left
+        out whole (a request's rows); asked only when rows are refused. Raises Stopped if `stopping()` turns true while it
         waits to retry."""
         while True:
             refusal = self.attempt(table, rows, token, stopping)
@@ -192,14 +192,14 @@ class BatchInserter:
                 backoff.wait(stopping)
 
 
-def _left_out(refused: list[Refused], groups: list[int] | None) -> set[int]:
+def _left_out(refused: list[Refused], groups: Callable[[], list[int]] | None) -> set[int]:
     """The lines to leave out: the refused ones, or every line of a group holding one."""
     bad = {r.index for r in refused}
     if groups is None:
         return bad
     out: set[int] = set()
     first = 0
-    for size in groups:
+    for size in groups():
         span = range(first, first + size)
         if any(i in bad for i in span):
             out.update(span)

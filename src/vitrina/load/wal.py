@@ -316,19 +316,25 @@ class WriteAheadLog:
 
     def _recover_end(self) -> int:
         """The end of the log: after the last intact record of the last segment (a torn or
-        damaged tail is reported and cut off), and never before what state.json has seen."""
+        damaged tail is reported and cut off), and never before what state.json has seen.
+        Only what is not loaded yet (from `done` on) is read: damage to rows already in
+        ClickHouse costs nothing."""
         state = self.state() if (self.folder / "state.json").exists() else State()
         floor = max(state.done, state.inserting[1] if state.inserting else 0)
         segments = self._segments()
         if not segments:
             return floor
         last = self._load(segments[-1], None)
-        cut = last.base
-        for record in self._scan(last, last.start):
-            cut = last.base + record.end - last.start
-        if cut < len(last.data):
-            with open(self._path(last.start), "r+b") as f:
-                f.truncate(cut)
+        begin = max(last.start, state.done)
+        cut = last.base + begin - last.start
+        if cut <= len(last.data):
+            for record in self._scan(last, begin):
+                cut = last.base + record.end - last.start
+            if cut < len(last.data):
+                with open(self._path(last.start), "r+b") as f:
+                    f.truncate(cut)
+        else:  # the segment ends before `done` (damage cut it short): all of it was loaded
+            cut = len(last.data)
         self._last = (last, last.position(cut))
         return max(last.position(cut), floor)
 
