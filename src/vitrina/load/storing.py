@@ -20,6 +20,7 @@ fixes the view, and the log says so at ERROR.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -42,11 +43,13 @@ _MAX_DELAY_S = 2.0
 
 class Checker(Protocol):
     """Parses and converts rows as an insert into `table` would, storing nothing; raises what
-    the insert would raise for them. prepare() runs before each search."""
+    the insert would raise for them. prepare() runs before each search, finish() after it."""
 
     def prepare(self, table: str) -> None: ...
 
     def __call__(self, table: str, rows: bytes) -> None: ...
+
+    def finish(self, table: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,16 @@ class BatchInserter:
 
     def _find_refused(self, table: str, rows: bytes, stopping: Stopping) -> list[Refused]:
         """Halving against the storage-less copy: each refused row with ClickHouse's reason."""
-        assert self.check is not None
-        self._retry(f"preparing a copy of {table}", lambda: self.check.prepare(table), stopping)  # type: ignore[union-attr]
-        lines = rows.splitlines(keepends=True)
+        check = self.check
+        assert check is not None
+        self._retry(f"preparing a copy of {table}", lambda: check.prepare(table), stopping)
+        try:
+            return self._halve(table, rows.splitlines(keepends=True), stopping)
+        finally:
+            with contextlib.suppress(Exception):  # left behind, it is remade by the next search
+                check.finish(table)
+
+    def _halve(self, table: str, lines: list[bytes], stopping: Stopping) -> list[Refused]:
         refused: list[Refused] = []
         todo = [(0, len(lines))]
         while todo:
@@ -220,3 +230,6 @@ class NullCopy:
 
     def __call__(self, table: str, rows: bytes) -> None:
         self.wh.insert_json_rows(CHECK_PREFIX + table, rows)
+
+    def finish(self, table: str) -> None:
+        self.wh.command(f"DROP TABLE IF EXISTS {self.wh.database}.`{CHECK_PREFIX}{table}`")
