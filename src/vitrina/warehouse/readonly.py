@@ -12,6 +12,8 @@ answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import queue
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +26,10 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from vitrina.config import SqlSettings
 from vitrina.warehouse.client import Warehouse
-from vitrina.warehouse.sql_ast import MalformedTree, Node, parse_ast
-from vitrina.warehouse.sql_guard import SqlGuard
+from vitrina.warehouse.sql_ast import MalformedTree, Node, parse_ast, unescape_tsv
+from vitrina.warehouse.sql_guard import Refusal, SqlGuard
+
+log = logging.getLogger(__name__)
 
 RESULT_FORMAT = "JSONCompactEachRowWithNamesAndTypes"
 SYNTAX_ERROR, READONLY, TIMEOUT_EXCEEDED = 62, 164, 159
@@ -45,6 +49,10 @@ class QueryRefused(Exception):
         if self.detail is not None:
             out["detail"] = self.detail
         return out
+
+
+class _Failed(QueryRefused):
+    """A refusal ClickHouse gave (not the guard): the session it ran on is replaced."""
 
 
 @dataclass
@@ -69,12 +77,27 @@ def decode_result(raw: bytes, max_rows: int) -> QueryResult:
     lines = raw.split(b"\n")
     if len(lines) < 2:
         return QueryResult([], [], 0, False)
-    names, types = _names.decode(lines[0]), _names.decode(lines[1])
+    try:
+        names, types = _names.decode(lines[0]), _names.decode(lines[1])
+    except msgspec.DecodeError as exc:
+        raise _Failed(400, "query_failed", f"ClickHouse's answer could not be read as JSON ({exc})") from None
     rows = [line for line in lines[2 : max_rows + 3] if line]
     truncated = len(rows) > max_rows
-    data = [dict(zip(names, _row.decode(line), strict=False)) for line in rows[:max_rows]]
+    try:
+        data = [dict(zip(names, _row.decode(line), strict=False)) for line in rows[:max_rows]]
+    except msgspec.DecodeError as exc:
+        log.error("ClickHouse's JSON answer could not be read: %s", exc)
+        raise _Failed(400, "query_failed", f"ClickHouse's answer could not be read as JSON ({exc})") from None
     meta = [{"name": n, "type": t} for n, t in zip(names, types, strict=False)]
     return QueryResult(meta, data, len(data), truncated)
+
+
+def explain_ast_result(raw: bytes, max_rows: int) -> QueryResult:
+    """EXPLAIN AST's rows, as TabSeparated text: a FORMAT after it would be read as the
+    explained query's own (and shown in the tree), so it runs without one."""
+    rows = [unescape_tsv(line) for line in raw.decode("utf-8", "replace").split("\n") if line]
+    data = [{"explain": msgspec.Raw(msgspec.json.encode(row))} for row in rows[:max_rows]]
+    return QueryResult([{"name": "explain", "type": "String"}], data, len(data), len(rows) > max_rows)
 
 
 def _message(exc: ClickHouseError) -> str:
@@ -99,6 +122,7 @@ class ReadOnlySql:
 
     def __init__(self, wh: Warehouse, limits: SqlSettings) -> None:
         self.limits = limits
+        self._wh = wh
         self.guard = SqlGuard(wh.database)
         self._clients = [wh.reader(limits) for _ in range(limits.concurrency)]
         self._idle: queue.LifoQueue[Client] = queue.LifoQueue()
@@ -118,10 +142,32 @@ class ReadOnlySql:
             raise self._busy() from None
         try:
             canonical = self._canonical(client, text)
-            self._check(canonical, self._tree(client, canonical))
-            return decode_result(self._execute(client, canonical), self.limits.max_rows)
+            self._refuse(self.guard.check_text(canonical))
+            tree = self._tree(client, canonical)
+            self._refuse(self.guard.check(canonical, tree))
+            if tree.kind == "Explain" and tree.text == "EXPLAIN AST":
+                return explain_ast_result(self._execute(client, canonical, None), self.limits.max_rows)
+            return decode_result(self._execute(client, canonical, RESULT_FORMAT), self.limits.max_rows)
+        except _Failed:
+            client = self._renew(client)
+            raise
         finally:
             self._idle.put(client)
+
+    def _renew(self, client: Client) -> Client:
+        """A fresh session in place of one whose query failed: chdb hands the part of a failed
+        query's output it had written to the next query on the same handle, which would give
+        one reader's rows to the next."""
+        try:
+            fresh = self._wh.reader(self.limits)
+        except ClickHouseError:
+            log.warning("a new reader session could not be opened; the old one is kept", exc_info=True)
+            with contextlib.suppress(ClickHouseError):
+                client.raw_query("SELECT 1")  # takes the leftover with it
+            return client
+        self._clients[self._clients.index(client)] = fresh
+        client.close()
+        return fresh
 
     async def run_async(self, sql: str) -> QueryResult:
         """run() on the pool's own threads; a query beyond `concurrency` waits without holding a
@@ -149,42 +195,42 @@ class ReadOnlySql:
         try:
             raw = client.raw_query("SELECT formatQuery({q:String})", parameters={"q": text}, fmt="RawBLOB")
         except ClickHouseError as exc:
-            raise QueryRefused(400, "syntax_error", _message(exc)) from None
+            raise _Failed(400, "syntax_error", _message(exc)) from None
         return raw.decode("utf-8", "replace").strip()
 
     def _tree(self, client: Client, canonical: str) -> Node:
         try:
             return parse_ast(client.raw_query(f"EXPLAIN AST {canonical}").decode("utf-8", "replace"))
         except ClickHouseError as exc:
-            raise QueryRefused(400, "query_failed", _message(exc)) from None
+            raise self._failure(exc) from None
         except MalformedTree as exc:
             raise QueryRefused(400, "not_accepted", f"the query's syntax tree could not be checked ({exc})") from None
 
-    def _check(self, canonical: str, tree: Node) -> None:
-        refusal = self.guard.check(canonical, tree)
+    @staticmethod
+    def _refuse(refusal: Refusal | None) -> None:
         if refusal is not None:
             error = "not_allowed" if refusal.status == 403 else "not_accepted"
             raise QueryRefused(refusal.status, error, "; ".join(refusal.problems), detail=list(refusal.problems))
 
-    def _execute(self, client: Client, canonical: str) -> bytes:
+    def _execute(self, client: Client, canonical: str, fmt: str | None) -> bytes:
         try:
-            return bytes(client.raw_query(canonical, fmt=RESULT_FORMAT))
+            return bytes(client.raw_query(canonical, fmt=fmt))
         except ClickHouseError as exc:
             raise self._failure(exc) from None
 
-    def _failure(self, exc: ClickHouseError) -> QueryRefused:
+    def _failure(self, exc: ClickHouseError) -> _Failed:
         code, message = _code(exc), _message(exc)
         if code == READONLY:
-            return QueryRefused(403, "not_allowed", f"read-only: {message}")
+            return _Failed(403, "not_allowed", f"read-only: {message}")
         if code == TIMEOUT_EXCEEDED:
-            return QueryRefused(408, "timeout", f"time limit of {self.limits.timeout_s:g} s ([sql] timeout_s): {message}")
+            return _Failed(408, "timeout", f"time limit of {self.limits.timeout_s:g} s ([sql] timeout_s): {message}")
         if code == MEMORY_LIMIT_EXCEEDED:
             limit = f"memory limit of {self.limits.max_memory_mb} MiB ([sql] max_memory_mb)"
-            return QueryRefused(400, "limit_exceeded", f"{limit}: {message}")
+            return _Failed(400, "limit_exceeded", f"{limit}: {message}")
         if code == TOO_MANY_ROWS_OR_BYTES:
             limit = f"result limit of {self.limits.max_result_mb} MiB ([sql] max_result_mb; add a LIMIT)"
-            return QueryRefused(400, "limit_exceeded", f"{limit}: {message}")
-        return QueryRefused(400, "query_failed", message)
+            return _Failed(400, "limit_exceeded", f"{limit}: {message}")
+        return _Failed(400, "query_failed", message)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -39,7 +39,7 @@ class Node:
         return out
 
 
-def _unescape_tsv(row: str) -> str:
+def unescape_tsv(row: str) -> str:
     # EXPLAIN's rows come back as TabSeparated text: undo its escaping.
     if "\\" not in row:
         return row
@@ -56,7 +56,7 @@ def _header(row: str) -> tuple[str, str, int]:
 
 def parse_ast(dump: str) -> Node:
     """The tree of one statement from the text `EXPLAIN AST` returns."""
-    rows = [_unescape_tsv(r) for r in dump.split("\n") if r != ""]
+    rows = [unescape_tsv(r) for r in dump.split("\n") if r != ""]
     if not rows:
         raise MalformedTree("EXPLAIN AST returned nothing")
     stack: list[tuple[int, Node, int]] = []  # (depth, node, children it claims)

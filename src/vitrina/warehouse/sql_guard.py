@@ -19,9 +19,8 @@ from vitrina.warehouse.sql_ast import Node
 ACCEPTED = "SELECT, WITH, DESCRIBE, SHOW (tables, databases, columns, indexes, functions, engines, settings, create) and EXPLAIN"
 
 # Table functions a reader may use: they make rows out of their arguments and read nothing.
-TABLE_FUNCTIONS = frozenset(
-    {"numbers", "numbers_mt", "zeros", "zeros_mt", "primes", "generaterandom", "generate_series", "generateseries", "values", "null"}
-)
+# (zeros() is one too, but readonly=1 refuses it: system.zeros serves instead.)
+TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "primes", "generaterandom", "generate_series", "generateseries", "values", "null"})
 
 # Why the best-known refused table functions are refused (any other is refused too).
 _URLS = ("url", "urlcluster", "s3", "s3cluster", "gcs", "oss", "cosn", "azureblobstorage", "hdfs", "iceberg", "deltalake", "hudi")
@@ -115,10 +114,15 @@ class SqlGuard:
         self.database = database
         self.readable = (database, *INFORMATION_SCHEMA, "system")
 
-    def check(self, canonical: str, tree: Node) -> Refusal | None:
-        """None when `tree` (of `canonical`, ClickHouse's formatting of the query) may run."""
+    def check_text(self, canonical: str) -> Refusal | None:
+        """What must hold before the syntax tree of `canonical` (ClickHouse's formatting of the
+        query) can be read at all."""
         if _escaped_identifier(canonical):
             return Refusal(("a quoted name with an escape sequence (a line break, a quote, a backslash) is not accepted",), 400)
+        return None
+
+    def check(self, canonical: str, tree: Node) -> Refusal | None:
+        """None when `tree`, the syntax tree of `canonical`, may run."""
         problems = list(self._statement(canonical, tree))
         if not problems:
             problems = [p for node, parent in tree.walk() for p in self._node(node, parent)]
@@ -180,7 +184,7 @@ class SqlGuard:
                 return []
             why = _TABLE_FUNCTION_REASONS.get(name, "not on the readers' list")
             return [f"table function {node.name}() is refused ({why}); a reader may use {_listed(TABLE_FUNCTIONS)}"]
-        reason = DENIED_FUNCTIONS.get(name) or _prefix_reason(name)
+        reason = denied_function(name)
         if reason:
             return [f"function {node.name}() is refused (it {reason})"]
         if name in _IN_FUNCTIONS:
@@ -220,7 +224,11 @@ def _clause_problem(line: str) -> str:
     return f"{line.split(' ')[0]} is refused after SHOW"
 
 
-def _prefix_reason(name: str) -> str | None:
+def denied_function(name: str) -> str | None:
+    """Why a reader may not call the (scalar or aggregate) function `name`, or None."""
+    name = name.lower()
+    if name in DENIED_FUNCTIONS:
+        return DENIED_FUNCTIONS[name]
     if name in _PREFIX_EXCEPTIONS:
         return None
     return next((reason for prefix, reason in DENIED_PREFIXES.items() if name.startswith(prefix)), None)
