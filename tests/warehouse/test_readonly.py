@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -99,7 +98,7 @@ def test_explain_ast_shows_the_query_as_sent(sql: ReadOnlySql) -> None:
     body = answer(sql, "EXPLAIN AST SELECT 1")
     rows = [r["explain"] for r in body["data"]]  # type: ignore[attr-defined]
     assert body["meta"] == [{"name": "explain", "type": "String"}]
-    assert rows[0] == "SelectWithUnionQuery (children 1)" and any(r.strip() == "Literal UInt64_1" for r in rows)
+    assert rows[0] == "SelectWithUnionQuery (children 1)" and body["truncated"] is True  # 15 rows, 10 answered
     assert not any("Identifier" in r for r in rows), rows
 
 
