@@ -65,7 +65,9 @@ def refused_over_http(v: VitrinaProcess, query: str, status: int) -> list[str]:
 
 def refused_by_cli(query: str, status: int, data_dir: Path) -> list[str]:
     done = cli("sql", query, "--data-dir", str(data_dir))
-    return [] if done.returncode == 1 and f"{status}:" in done.stderr else [f"vitrina sql {query!r}: {done.returncode} {done.stderr[-300:]}"]
+    if done.returncode == 1 and f"{status}:" in done.stderr:
+        return []
+    return [f"vitrina sql {query!r}: {done.returncode} {done.stderr[-300:]}"]
 
 
 def load(v: VitrinaProcess, mark: str, stop: threading.Event, sent: list[int], failures: list[str]) -> None:
