@@ -138,3 +138,21 @@ def test_no_reader_writes_a_file_or_disturbs_a_load(make_vitrina: Any, tmp_folde
     assert keys.read_bytes() == keys_before
     v.start()
     assert stored_once(v, mark) == expected
+
+
+def test_a_read_key_cannot_rewrite_the_keys(make_vitrina: Any) -> None:
+    """With auth on, a read key once rewrote keys.json and locked every real key out."""
+    v = make_vitrina("[auth]\nenabled = true\n", start=False)
+    shop = cli("keys", "add", "shop", "--stream", "metrics", "--data-dir", str(v.data_dir)).stdout.strip()
+    analyst = cli("keys", "add", "analyst", "--read", "--data-dir", str(v.data_dir)).stdout.strip()
+    keys = v.data_dir / "keys.json"
+    before = keys.read_bytes()
+    v.start()
+    v.headers = {"x-api-key": analyst}
+    for query in (f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE FORMAT RawBLOB", f"SELECT * FROM file('{keys}', 'RawBLOB')"):
+        resp = httpx.post(f"{v.url}/v1/sql", content=query.encode(), headers=v.headers)
+        assert resp.status_code == 403 and resp.json()["error"] == "not_allowed", resp.text
+    assert keys.read_bytes() == before
+    sent = httpx.post(f"{v.url}/v1/streams/metrics", json={"metric_name": "keys", "metric_value": 1}, headers={"x-api-key": shop})
+    assert sent.status_code == 200, sent.text
+    assert v.scalar("SELECT count() FROM metrics WHERE metric_name = 'keys'") == 1
