@@ -149,7 +149,11 @@ def test_a_read_key_cannot_rewrite_the_keys(make_vitrina: Any) -> None:
     before = keys.read_bytes()
     v.start()
     v.headers = {"x-api-key": analyst}
-    for query in (f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE FORMAT RawBLOB", f"SELECT * FROM file('{keys}', 'RawBLOB')"):
+    for query in (
+        f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE",
+        f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE FORMAT RawBLOB",
+        f"SELECT * FROM file('{keys}', 'RawBLOB')",
+    ):
         resp = httpx.post(f"{v.url}/v1/sql", content=query.encode(), headers=v.headers)
         assert resp.status_code == 403 and resp.json()["error"] == "not_allowed", resp.text
     assert keys.read_bytes() == before
