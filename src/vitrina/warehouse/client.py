@@ -14,19 +14,24 @@ from clickhouse_connect.driver.client import Client
 
 from vitrina.config import SqlSettings
 
+# ClickHouse pauses a query while one of a higher priority (a lower number) runs: readers
+# yield to inserts, so analysts' queries slow ingestion less (bench/reader_priority.py).
+INSERT_PRIORITY, READER_PRIORITY = 1, 2
+
 # Settings every insert carries. The dedup window makes a retried batch (same token) a no-op,
 # and dependent materialized views deduplicate with it so rollups never count a batch twice.
 INSERT_SETTINGS = {
     "deduplicate_blocks_in_dependent_materialized_views": 1,
     "input_format_skip_unknown_fields": 0,
+    "priority": INSERT_PRIORITY,
 }
 
 
 def reader_settings(limits: SqlSettings) -> dict[str, object]:
     """The ClickHouse settings of a reader's session. `limit` caps the rows of the outermost
     query only (one more than max_rows, so a cut is seen); the rest bound one query's memory,
-    result, threads and time, and make ClickHouse's JSON output safe and exact (UTF-8 checked,
-    64-bit and wider integers as numbers, times in ISO 8601 UTC)."""
+    result, threads and time, let inserts go first, and make ClickHouse's JSON output safe and
+    exact (UTF-8 checked, 64-bit and wider integers as numbers, times in ISO 8601 UTC)."""
     settings: dict[str, object] = {
         "limit": limits.max_rows + 1,
         "max_execution_time": limits.timeout_s,
@@ -37,6 +42,7 @@ def reader_settings(limits: SqlSettings) -> dict[str, object]:
         "output_format_json_quote_64bit_integers": 0,
         "output_format_json_quote_denormals": 0,
         "date_time_output_format": "'iso'",
+        "priority": READER_PRIORITY,
     }
     if limits.max_threads:
         settings["max_threads"] = limits.max_threads
