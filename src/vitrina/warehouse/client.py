@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from vitrina.config import SqlSettings
 
@@ -47,6 +49,14 @@ def reader_settings(limits: SqlSettings) -> dict[str, object]:
     if limits.max_threads:
         settings["max_threads"] = limits.max_threads
     return settings
+
+
+def drain(client: Client) -> None:
+    """After a failed query: chdb hands what that query had already written of its answer to
+    the next query on the same handle (which then fails, or answers another query's rows);
+    one throwaway query takes it."""
+    with contextlib.suppress(ClickHouseError):
+        client.raw_query("SELECT 1")
 
 
 @dataclass(frozen=True)
@@ -109,11 +119,19 @@ class Warehouse:
 
     def command(self, sql: str, **kw: Any) -> Any:
         with self._lock:
-            return self.client.command(sql, **kw)
+            try:
+                return self.client.command(sql, **kw)
+            except ClickHouseError:
+                drain(self.client)
+                raise
 
     def query(self, sql: str, **kw: Any) -> Any:
         with self._lock:
-            return self.client.query(sql, **kw)
+            try:
+                return self.client.query(sql, **kw)
+            except ClickHouseError:
+                drain(self.client)
+                raise
 
     def insert_json_rows(self, table: str, rows: bytes, token: str | None = None) -> None:
         settings = dict(self.insert_settings)

@@ -12,7 +12,6 @@ answered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import queue
@@ -25,7 +24,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from vitrina.config import SqlSettings
-from vitrina.warehouse.client import Warehouse
+from vitrina.warehouse.client import Warehouse, drain
 from vitrina.warehouse.sql_ast import MalformedTree, Node, parse_ast, unescape_tsv
 from vitrina.warehouse.sql_guard import Refusal, SqlGuard
 
@@ -162,8 +161,7 @@ class ReadOnlySql:
             fresh = self._wh.reader(self.limits)
         except ClickHouseError:
             log.warning("a new reader session could not be opened; the old one is kept", exc_info=True)
-            with contextlib.suppress(ClickHouseError):
-                client.raw_query("SELECT 1")  # takes the leftover with it
+            drain(client)
             return client
         self._clients[self._clients.index(client)] = fresh
         client.close()
