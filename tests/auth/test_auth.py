@@ -13,20 +13,8 @@ import httpx
 import pytest
 
 from tests.alerts.test_prometheus import binary
+from tests.auth.helpers import AUTH, harness_key, key
 from tests.conftest import cli, free_port, wait_until
-
-AUTH = "[auth]\nenabled = true\n[models]\nenabled = false\n[alerts]\nenabled = false\n"
-
-
-def key(data_dir: Any, *args: str) -> str:
-    done = cli("keys", "add", *args, "--data-dir", str(data_dir))
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def harness_key(v: Any) -> None:
-    """The key the test harness settles and queries with (settle() flushes: an operator action)."""
-    v.headers = {"x-api-key": key(v.data_dir, "harness", "--read", "--operate")}
 
 
 def test_keys_decide_who_sends_what_and_who_reads(make_vitrina: Any) -> None:

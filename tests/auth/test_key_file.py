@@ -14,16 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auth.test_auth import AUTH, harness_key, key
-from tests.auth.test_keys import WITHOUT_DAC
+from tests.auth.helpers import AUTH, WITHOUT_DAC, key
 from tests.conftest import ROOT, VitrinaProcess, cli, wait_until
 
 GAUGE = "vitrina_auth_key_file_readable"
 
 
 class WithoutDacServer(VitrinaProcess):
-    """`vitrina up` as root without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: file modes apply
-    to it as to any user, so a chmod makes a real "permission denied"."""
+    """`vitrina up` as root without the capabilities that let root read any file."""
 
     def spawn(self) -> subprocess.Popen[bytes]:
         cmd = [*WITHOUT_DAC, sys.executable, "-m", "vitrina", "up", "--port", str(self.port), "--data-dir", str(self.data_dir)]
@@ -73,7 +71,7 @@ def test_an_unreadable_key_file_trusts_no_key_visibly(make_vitrina: Any, tmp_fol
     else:
         v = make_vitrina(AUTH, start=False)
     shop = key(v.data_dir, "shop", "--stream", "metrics")
-    harness_key(v)
+    v.headers = {"x-api-key": key(v.data_dir, "reader", "--read")}
     try:
         v.start()
         path = v.data_dir / "keys.json"

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.auth.helpers import WITHOUT_DAC
 from tests.conftest import ROOT
 from vitrina.auth import keys as keys_module
 from vitrina.auth import limits
 from vitrina.auth.keys import KeyFile, KeyFileMissing, KeyProblem, KeyStore, KeysUnavailable, digest
-
-# Root without the capabilities that let it read any file (util-linux's setpriv).
-WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
 
 
 def test_keys_are_kept_hashed_and_reread(tmp_path: Path) -> None:
