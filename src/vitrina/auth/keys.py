@@ -8,7 +8,7 @@ a server runs: the server rereads it when it changes, at most once a second).
 
 A file that cannot be read (missing, not JSON, not a key list, not a file) means that no key
 is trusted: the server answers 503 until it can read the file again, rather than go on with
-the keys it read last, which may include keys revoked since (docs/SECURITY.md)."""
+the keys it read last, which may include keys revoked since (docs/ARCHITECTURE.md, "Guarantees")."""
 
 from __future__ import annotations
 
