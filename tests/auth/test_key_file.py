@@ -102,7 +102,9 @@ def test_an_unreadable_key_file_trusts_no_key_visibly(make_vitrina: Any, tmp_fol
         repair(path, good)
         fixed_at = time.monotonic()
         wait_until(lambda: send().status_code == 200, 5, "the repaired key file trusted")
-        assert time.monotonic() - fixed_at < 2.5
+        recovered_in = time.monotonic() - fixed_at
+        print(f"key file {how}: trusted again {recovered_in:.2f} s after the repair")
+        assert recovered_in < 2.5
         assert httpx.get(f"{v.url}/readyz").status_code == 200 and gauge(v) == "1.0"
         assert "readable again" in v.log_path.read_text() and len(key_errors(v)) == 1
     finally:
