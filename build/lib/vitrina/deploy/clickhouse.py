@@ -2,7 +2,7 @@
 ClickHouse from the environment (`from_env`), so no file holds one.
 
 Layout beside the compose file, under the topology's folder:
-  clickhouse/config.d/vitrina.xml        every node: Prometheus endpoint; on a cluster also
+  clickhouse/config.d/vitrina.xml        every node: Prometheus endpoint, a backup disk; on a cluster also
                                          remote_servers, the Keeper client, distributed DDL,
                                          interserver credentials
   clickhouse/NODE/config.d/node.xml      one node's macros {cluster}/{shard}/{replica} and the
@@ -31,6 +31,8 @@ SERVER_CONFIG_DIR = "/etc/clickhouse-server/config.d"
 SERVER_USERS_DIR = "/etc/clickhouse-server/users.d"
 KEEPER_CONFIG = "/etc/clickhouse-keeper/keeper_config.xml"  # the keeper image's entrypoint reads this file
 KEEPER_DATA = "/var/lib/clickhouse"  # the keeper image's data folder (its entrypoint owns it to uid 101)
+BACKUP_DISK = "backups"
+BACKUP_PATH = "/var/lib/clickhouse/backups/"
 GRAFANA_USERS_FILE = "users.d/grafana.xml"  # where `vitrina grafana export` puts the user, under clickhouse/
 
 
@@ -63,9 +65,21 @@ def _keeper_client(parent: ET.Element, t: Topology) -> None:
         child(node, "port", t.ports.keeper_client)
 
 
+def _backup_disk(parent: ET.Element) -> None:
+    """`BACKUP ... TO Disk('backups', 'NAME.zip')`: inside the data volume, where uid 101 may
+    write; copy the files off the host, or back up to S3 instead (docs/DEPLOYMENT.md)."""
+    disk = child(child(child(parent, "storage_configuration"), "disks"), BACKUP_DISK)
+    child(disk, "type", "local")
+    child(disk, "path", BACKUP_PATH)
+    backups = child(parent, "backups")
+    child(backups, "allowed_disk", BACKUP_DISK)
+    child(backups, "allowed_path", BACKUP_PATH)
+
+
 def server_config(t: Topology) -> str:
     root = element("clickhouse")
     _prometheus(root, t.ports.clickhouse_metrics)
+    _backup_disk(root)
     if t.cluster is not None:
         _remote_servers(root, t)
         _keeper_client(root, t)
