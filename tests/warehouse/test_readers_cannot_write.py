@@ -145,16 +145,17 @@ def test_a_read_key_cannot_rewrite_the_keys(make_vitrina: Any) -> None:
     v = make_vitrina("[auth]\nenabled = true\n", start=False)
     shop = cli("keys", "add", "shop", "--stream", "metrics", "--data-dir", str(v.data_dir)).stdout.strip()
     analyst = cli("keys", "add", "analyst", "--read", "--data-dir", str(v.data_dir)).stdout.strip()
+    operator = cli("keys", "add", "operator", "--read", "--operate", "--data-dir", str(v.data_dir)).stdout.strip()
     keys = v.data_dir / "keys.json"
     before = keys.read_bytes()
     v.start()
-    v.headers = {"x-api-key": analyst}
+    v.headers = {"x-api-key": operator}  # the test's own reads, which flush first
     for query in (
         f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE",
         f"SELECT '[]' INTO OUTFILE '{keys}' TRUNCATE FORMAT RawBLOB",
         f"SELECT * FROM file('{keys}', 'RawBLOB')",
     ):
-        resp = httpx.post(f"{v.url}/v1/sql", content=query.encode(), headers=v.headers)
+        resp = httpx.post(f"{v.url}/v1/sql", content=query.encode(), headers={"x-api-key": analyst})
         assert resp.status_code == 403 and resp.json()["error"] == "not_allowed", resp.text
     assert keys.read_bytes() == before
     sent = httpx.post(f"{v.url}/v1/streams/metrics", json={"metric_name": "keys", "metric_value": 1}, headers={"x-api-key": shop})
