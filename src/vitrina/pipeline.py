@@ -61,7 +61,7 @@ class Pipeline:
         applied = migrate(self.warehouse, self.streams.values(), s.retention)
         if applied:
             log.info("schema migrations applied: %s", applied)
-        self.sql = ReadOnlySql(self.warehouse, max_rows=s.sql.max_rows, timeout_s=s.sql.timeout_s)
+        self.sql = ReadOnlySql(self.warehouse, s.sql)
         self.writer = self._writer(self.warehouse)
         self.writer.start(loop)
         self.log = open_log(s, loop)

@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -104,30 +105,36 @@ def sql(
     key: KeyOpt = None,
 ) -> None:
     """Run a read-only query against a running `vitrina up` (with \\[auth]: a --read key), or the
-    data folder if none runs."""
+    data folder if none runs (the same checks and limits either way: docs/SQL.md)."""
     from vitrina.serve.server import running_url
 
     settings = _settings(config, data_dir=data_dir)
     target = url or running_url(settings.data_dir)
     if target:
-        headers = {"content-type": "text/plain"}
-        body = call("POST", f"{target}/v1/sql", key=key, content=query.encode(), headers=headers, timeout=settings.sql.timeout_s + 5)
+        wait = settings.sql.timeout_s + settings.sql.queue_timeout_s + 5
+        body = call("POST", f"{target}/v1/sql", key=key, json={"query": query}, timeout=wait)
         _print_result(body, fmt)
         return
+    _print_result(_sql_offline(settings, query), fmt)
+
+
+def _sql_offline(settings: Settings, query: str) -> dict[str, Any]:
+    """The query on the data folder, through the same guard and limits as the server's."""
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.readonly import QueryRefused, ReadOnlySql
 
     wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
-    reader = ReadOnlySql(wh, max_rows=settings.sql.max_rows, timeout_s=settings.sql.timeout_s)
+    reader = ReadOnlySql(wh, replace(settings.sql, concurrency=1))
     try:
         result = reader.run(query)
     except QueryRefused as exc:
-        console.print(f"[red]{exc.status}:[/red] {exc.message}")
+        console.print(f"[red]{exc.status}:[/red] {escape(exc.message)}")
         raise typer.Exit(1) from None
     finally:
         reader.close()
         wh.close()
-    _print_result({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated}, fmt)
+    body: dict[str, Any] = json.loads(result.body())  # the server's answer, byte for byte
+    return body
 
 
 @app.command()

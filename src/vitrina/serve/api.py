@@ -12,15 +12,15 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
 from vitrina.auth.scopes import Scope, needs
 from vitrina.pipeline import Pipeline
 from vitrina.serve.openapi import intake_openapi
+from vitrina.serve.sql_http import SQL_BODY, SQL_RESPONSES, cross_site
 from vitrina.streams.declare import RESOLUTIONS
-from vitrina.warehouse.readonly import QueryRefused
+from vitrina.warehouse.readonly import QueryRefused, retry_after
 from vitrina.warehouse.rollups import read_rollup
 
 log = logging.getLogger(__name__)
@@ -130,20 +130,24 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         """The pipeline's own metrics in Prometheus text format."""
         return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def run_sql(query: str) -> Response:
+    async def run_sql(request: Request, query: str) -> Response:
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         assert pipeline.sql is not None
         try:
-            result = pipeline.sql.run(query)
+            result = await pipeline.sql.run_async(query)
         except QueryRefused as exc:
-            return _error(exc.status, "query_refused", exc.message)
-        return MsgspecJSON({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated})
+            return JSONResponse(exc.body(), status_code=exc.status, headers=retry_after(exc))
+        return Response(result.body(), media_type="application/json")
 
-    @app.get("/v1/sql", tags=["read"], openapi_extra=needs(Scope.READ))
-    def sql_get(query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
-        """Run one read-only query (writes, DDL and settings are refused with 403)."""
-        return run_sql(query)
+    @app.get("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra=needs(Scope.READ))
+    async def sql_get(request: Request, query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
+        """Run one read-only query (docs/SQL.md): SELECT, WITH, DESCRIBE, SHOW or EXPLAIN; anything
+        else, and INTO OUTFILE, FORMAT, SETTINGS, file/URL functions, is refused with 403."""
+        return await run_sql(request, query)
 
-    @app.post("/v1/sql", tags=["read"], openapi_extra=needs(Scope.READ))
+    @app.post("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra={**needs(Scope.READ), **SQL_BODY})
     async def sql_post(request: Request) -> Response:
         """The query as the text body, or as JSON `{"query": "..."}`."""
         raw = await request.body()
@@ -151,9 +155,9 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 text = msgspec.json.decode(raw, type=dict[str, str])["query"]
-            except (msgspec.DecodeError, KeyError):
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
                 return _error(400, "malformed_body", 'send {"query": "SELECT ..."} or the query as text')
-        return await run_in_threadpool(run_sql, text)
+        return await run_sql(request, text)
 
     @app.get("/v1/streams", tags=["streams"], openapi_extra=needs(Scope.READ))
     def streams() -> list[dict[str, Any]]:

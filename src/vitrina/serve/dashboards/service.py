@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class DashboardService:
     async def start(self) -> None:
         wh = self.pipeline.warehouse
         assert wh is not None
-        client = await asyncio.to_thread(wh.reader, max_rows=MAX_ROWS, timeout_s=self.pipeline.settings.sql.timeout_s)
+        client = await asyncio.to_thread(wh.reader, replace(self.pipeline.settings.sql, max_rows=MAX_ROWS))
         self.runner = PanelRunner(client, self.pipeline.settings.database)
 
     async def stop(self) -> None:
