@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
+from vitrina.auth.scopes import Scope, needs
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
@@ -37,12 +38,12 @@ class ModelsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/models", tags=["models"])
+        @api.get("/v1/models", tags=["models"], openapi_extra=needs(Scope.READ))
         async def models() -> list[dict[str, Any]]:
             """Models with their dependencies, cadence and last run."""
             return await asyncio.to_thread(self._runner().status)
 
-        @api.post("/v1/models/run", tags=["models"])
+        @api.post("/v1/models/run", tags=["models"], openapi_extra=needs(Scope.OPERATE))
         async def run(body: RunRequest) -> list[dict[str, Any]]:
             """Run models (all, or the named ones after their dependencies) now."""
             now = as_utc(body.now) if body.now else None

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
+from vitrina.auth.scopes import Scope, needs
 from vitrina.config import Settings
 from vitrina.models.db import Db
 from vitrina.models.state import last_ok_run_at
@@ -56,7 +57,7 @@ class ReportsService:
         self._done: set[Period] = set()
 
     def routes(self, api: FastAPI) -> None:
-        @api.post("/v1/reports/run", tags=["reports"])
+        @api.post("/v1/reports/run", tags=["reports"], openapi_extra=needs(Scope.OPERATE))
         async def run(body: ReportRequest) -> dict[str, Any]:
             """Write one period's reports now (again, if they exist) and say where."""
             try:

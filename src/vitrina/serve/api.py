@@ -12,14 +12,15 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
+from vitrina.auth.scopes import Scope, needs
 from vitrina.pipeline import Pipeline
 from vitrina.serve.openapi import intake_openapi
+from vitrina.serve.sql_http import SQL_BODY, SQL_RESPONSES, cross_site
 from vitrina.streams.declare import RESOLUTIONS
-from vitrina.warehouse.readonly import QueryRefused
+from vitrina.warehouse.readonly import QueryRefused, retry_after
 from vitrina.warehouse.rollups import read_rollup
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ def build_api(pipeline: Pipeline) -> FastAPI:
     # Swagger UI is served from the installed package: the docs work offline.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 
-    @app.get("/docs", include_in_schema=False)
+    # Each route says what a key needs to call it when [auth] is on (auth/scopes.py); the
+    # default is a read key.
+    @app.get("/docs", include_in_schema=False, openapi_extra=needs(Scope.OPEN))
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
@@ -92,22 +95,26 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], openapi_extra=needs(Scope.OPEN))
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], openapi_extra=needs(Scope.OPEN))
     def readyz() -> Response:
-        """The warehouse is open, the writer runs and storage works: intake can take events."""
+        """The warehouse is open, the writer runs and storage works, and with [auth] the key
+        file can be read: intake can take events."""
         if not pipeline.ready:
             return _error(503, "not_ready", "starting or stopping")
+        keys_problem = pipeline.keys.problem() if pipeline.keys is not None else None
+        if keys_problem is not None:
+            return _error(503, "keys_unavailable", f"no API key can be checked: {keys_problem.public}")
         problem = pipeline.health.problem()
         if problem is not None:
             return _error(503, "storage_failing", problem)
         return MsgspecJSON({"status": "ready"})
 
-    @app.post("/v1/flush", tags=["operations"])
+    @app.post("/v1/flush", tags=["operations"], openapi_extra=needs(Scope.OPERATE))
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
         `wal_interval_ms` anyway) and answer once every event acknowledged before this call
@@ -121,25 +128,29 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
         return MsgspecJSON({"status": "flushed"})
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], openapi_extra=needs(pipeline.settings.auth.metrics))
     def metrics() -> Response:
         """The pipeline's own metrics in Prometheus text format."""
         return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def run_sql(query: str) -> Response:
+    async def run_sql(request: Request, query: str) -> Response:
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         assert pipeline.sql is not None
         try:
-            result = pipeline.sql.run(query)
+            result = await pipeline.sql.run_async(query)
         except QueryRefused as exc:
-            return _error(exc.status, "query_refused", exc.message)
-        return MsgspecJSON({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated})
+            return JSONResponse(exc.body(), status_code=exc.status, headers=retry_after(exc))
+        return Response(result.body(), media_type="application/json")
 
-    @app.get("/v1/sql", tags=["read"])
-    def sql_get(query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
-        """Run one read-only query (writes, DDL and settings are refused with 403)."""
-        return run_sql(query)
+    @app.get("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra=needs(Scope.READ))
+    async def sql_get(request: Request, query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
+        """Run one read-only query (docs/SQL.md): SELECT, WITH, DESCRIBE, SHOW or EXPLAIN; anything
+        else, and INTO OUTFILE, FORMAT, SETTINGS, file/URL functions, is refused with 403."""
+        return await run_sql(request, query)
 
-    @app.post("/v1/sql", tags=["read"])
+    @app.post("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra={**needs(Scope.READ), **SQL_BODY})
     async def sql_post(request: Request) -> Response:
         """The query as the text body, or as JSON `{"query": "..."}`."""
         raw = await request.body()
@@ -147,11 +158,11 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 text = msgspec.json.decode(raw, type=dict[str, str])["query"]
-            except (msgspec.DecodeError, KeyError):
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
                 return _error(400, "malformed_body", 'send {"query": "SELECT ..."} or the query as text')
-        return await run_in_threadpool(run_sql, text)
+        return await run_sql(request, text)
 
-    @app.get("/v1/streams", tags=["streams"])
+    @app.get("/v1/streams", tags=["streams"], openapi_extra=needs(Scope.READ))
     def streams() -> list[dict[str, Any]]:
         """Declared streams with their fields and rollups."""
         return [describe(name) for name in pipeline.streams]
@@ -187,7 +198,7 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             ],
         }
 
-    @app.get("/v1/rollups/{stream}", tags=["read"])
+    @app.get("/v1/rollups/{stream}", tags=["read"], openapi_extra=needs(Scope.READ))
     def rollups(
         request: Request,
         stream: str,
