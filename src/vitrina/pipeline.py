@@ -14,6 +14,8 @@ from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.batches import dead_letters, problem_reason
 from vitrina.load.group_commit import GroupCommitWriter
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import NullCopy
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_writer import WalWriter
 from vitrina.log.producer import LogProducer
@@ -52,6 +54,8 @@ class Pipeline:
         # With [auth] on: the keys requests are checked against (auth/guard.py, /readyz).
         self.keys = KeyStore(settings.keys_path) if settings.auth.enabled else None
         self.ready = False
+        self.health = StorageHealth()  # read by GET /readyz
+        self.metrics.watch_storage(lambda: self.health.wal_failing, lambda: self.health.warehouse_failing)
         self.started_at = time.time()
         self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
 
@@ -71,14 +75,15 @@ class Pipeline:
         w = self.settings.writer
         if w.ack == "wal":
             return WalWriter(
-                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync),
+                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync, on_drop=self.metrics.wal_dropped),
                 wh.insert_json_rows,
                 fsync=w.wal_fsync,
                 flush_rows=w.flush_rows,
                 interval_ms=w.wal_interval_ms,
                 max_pending_rows=w.max_pending_rows,
                 observe=self.metrics.observe_insert,
-                probe=lambda: wh.query("SELECT 1"),
+                check=NullCopy(wh),
+                health=self.health,
             )
         return GroupCommitWriter(
             wh.insert_json_rows,
@@ -86,6 +91,8 @@ class Pipeline:
             linger_ms=w.linger_ms,
             max_pending_rows=w.max_pending_rows,
             observe=self.metrics.observe_insert,
+            check=NullCopy(wh),
+            health=self.health,
         )
 
     def close(self) -> None:

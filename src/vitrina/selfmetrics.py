@@ -30,6 +30,29 @@ class PipelineMetrics:
             "vitrina_wal_unloaded_rows", "Acknowledged rows in the write-ahead log, not yet in ClickHouse (ack = wal)", registry=r
         )
         self.wal_unloaded.set_function(unloaded_rows)
+        # Bytes of the write-ahead log the reader could not use, copied to wal/quarantine/:
+        # "damaged" (acknowledged records lost; the ERROR log line says where) or "torn" (a
+        # write cut short by a crash or a failed append, never acknowledged).
+        self.wal_dropped_bytes = Counter(
+            "vitrina_wal_dropped_bytes",
+            "Write-ahead log bytes dropped as not intact records (kept in wal/quarantine)",
+            ["kind"],
+            registry=r,
+        )
+        self.wal_dropped_records = Counter(
+            "vitrina_wal_dropped_records", "Write-ahead log records dropped, at least (kept in wal/quarantine)", ["kind"], registry=r
+        )
+        self.storage_failing = Gauge(
+            "vitrina_storage_failing", "1 while storage fails: wal (appends) or warehouse (inserts, past the grace)", ["part"], registry=r
+        )
+
+    def wal_dropped(self, kind: str, nbytes: int, records: int) -> None:
+        self.wal_dropped_bytes.labels(kind).inc(nbytes)
+        self.wal_dropped_records.labels(kind).inc(records)
+
+    def watch_storage(self, wal: Callable[[], bool], warehouse: Callable[[], bool]) -> None:
+        self.storage_failing.labels("wal").set_function(lambda: float(wal()))
+        self.storage_failing.labels("warehouse").set_function(lambda: float(warehouse()))
 
     def observe_insert(self, table: str, rows: int, seconds: float) -> None:
         self.batch_rows.labels(table).observe(rows)

@@ -1,6 +1,8 @@
 """The write-ahead log's file contract: records come back as appended across segments, a torn
-tail is cut off on opening, state survives reopening, trimming keeps what is not yet loaded;
-and the WalLoader replays an interrupted range with the same tokens."""
+tail is cut off on opening, a damaged record costs that record only, state survives
+reopening, trimming keeps what is not yet loaded; and the WalLoader replays an interrupted
+range with the same tokens. (Damage at random offsets, with a real warehouse:
+test_wal_damage.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 from tests.conftest import wait_until
 from vitrina.load.wal import State, WriteAheadLog, token
+from vitrina.load.wal_format import SEGMENT_HEADER
 from vitrina.load.wal_loader import WalLoader
 
 
@@ -40,7 +43,7 @@ def test_a_torn_tail_is_cut_and_appends_continue_after_it(tmp_path: Path) -> Non
     segment = next(tmp_path.glob("*.wal"))
     whole = segment.read_bytes()
     with open(segment, "ab") as f:  # a crash in the middle of the next append
-        f.write(whole[:20])
+        f.write(whole[kept[0].start + len(SEGMENT_HEADER) :][:30])
     wal = WriteAheadLog(tmp_path)
     assert wal.end == kept[-1].end
     assert segment.stat().st_size == len(whole)
@@ -49,17 +52,23 @@ def test_a_torn_tail_is_cut_and_appends_continue_after_it(tmp_path: Path) -> Non
     wal.close()
 
 
-def test_a_corrupted_record_ends_the_log(tmp_path: Path) -> None:
+def test_a_corrupted_record_costs_that_record_only(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path)
     first = wal.append([("metrics", rows("a", 2), 2)])[0]
-    wal.append([("metrics", rows("b", 2), 2)])
+    second = wal.append([("metrics", rows("b", 2), 2)])[0]
+    third = wal.append([("metrics", rows("c", 2), 2)])[0]
     wal.close()
     segment = next(tmp_path.glob("*.wal"))
     data = bytearray(segment.read_bytes())
-    data[first.end + 20] ^= 0xFF  # a flipped byte in the second record's body
+    data[len(SEGMENT_HEADER) + first.end + 30] ^= 0xFF  # a flipped byte in the second record's body
     segment.write_bytes(bytes(data))
-    wal = WriteAheadLog(tmp_path)
-    assert wal.end == first.end
+    drops: list[tuple[str, int, int]] = []
+    wal = WriteAheadLog(tmp_path, on_drop=lambda *d: drops.append(d))
+    assert wal.end == third.end
+    assert [r.rows for r in wal.read(0, wal.end)] == [rows("a", 2), rows("c", 2)]
+    assert drops == [("damaged", second.end - second.start, 1)]
+    list(wal.read(0, wal.end))
+    assert len(drops) == 1  # reported once per process
     wal.close()
 
 
@@ -153,4 +162,22 @@ def test_a_backlog_goes_in_as_several_bounded_inserts(tmp_path: Path) -> None:
     assert len({c[2] for c in insert.calls}) == 3  # each range its own token
     loader.close()
     assert wal.state().done == wal.end
+    wal.close()
+
+
+def test_damage_to_records_already_loaded_is_not_read_at_all(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    first = wal.append([("metrics", rows("a", 2), 2)])[0]
+    second = wal.append([("metrics", rows("b", 2), 2)])[0]
+    wal.append([("metrics", rows("c", 2), 2)])
+    wal.save_state(State(second.end, None))
+    wal.close()
+    segment = next(tmp_path.glob("*.wal"))
+    data = bytearray(segment.read_bytes())
+    data[len(SEGMENT_HEADER) + first.start + 30] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    drops: list[tuple[str, int, int]] = []
+    wal = WriteAheadLog(tmp_path, on_drop=lambda *d: drops.append(d))
+    assert [r.rows for r in wal.read(wal.state().done, wal.end)] == [rows("c", 2)]
+    assert drops == []
     wal.close()

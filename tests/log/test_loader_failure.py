@@ -1,6 +1,7 @@
 """A Kafka loader member whose insert thread dies fails loudly (so the loader group starts a
 fresh member) instead of leaving its consumer waiting on a full queue; the fresh member loads
-everything exactly once. In-process, against a real Tansu broker and a real chdb folder."""
+everything exactly once. A Kafka loader whose inserts a reader kills in a loop loads every
+event exactly once. In-process, against a real Tansu broker and a real chdb folder."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import confluent_kafka
 
 from tests.conftest import wait_until
+from tests.load.helpers import Killer, assert_each_event_once, event_rows
 from tests.log.services import Tansu
 from vitrina.config import TransportSettings
 from vitrina.load.batches import LoaderMetrics
@@ -23,6 +25,7 @@ from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
 
 EVENTS = 600
+KILLED_EVENTS = 30_000
 
 
 class Crashing(KafkaLoader):
@@ -68,3 +71,33 @@ def test_a_dead_insert_thread_fails_the_member_and_a_fresh_one_loads_once(tansu:
         assert wh.query("SELECT count(), uniqExact(metric_name) FROM vitrina.metrics").result_rows[0] == (EVENTS, EVENTS)
     finally:
         wh.close()
+
+
+def test_the_kafka_loader_under_killed_inserts_loads_every_event_once(tansu: Tansu, tmp_folder: Path) -> None:
+    t = TransportSettings(kind="kafka", kafka=tansu.bootstrap, group="killed", session_timeout_ms=6000, batch_rows=2_000, linger_ms=20)
+    ensure_topics(tansu.bootstrap, ["vitrina.metrics"], t.partitions)
+    producer = confluent_kafka.Producer(producer_config(tansu.bootstrap))
+    for line in event_rows(0, KILLED_EVENTS).splitlines():
+        producer.produce("vitrina.metrics", line, b"%d" % (len(line) % 4), headers=[(ROWS_HEADER, ROWS_MARK)])
+    assert producer.flush(60) == 0
+    warehouse = Warehouse(parse_dsn(f"chdb://{tmp_folder / 'ch'}", "vitrina"))
+    try:
+        migrate(warehouse, [METRICS])
+        loader = KafkaLoader(t, {"metrics": METRICS}, warehouse, LoaderMetrics(PipelineMetrics(lambda: 0)), "killed")
+        stop = threading.Event()
+        thread = threading.Thread(target=loader.run, args=(stop,), daemon=True)
+        with Killer(tmp_folder / "ch") as killer:
+            thread.start()
+            try:
+                wait_until(lambda: rolled_up(warehouse) >= KILLED_EVENTS, 240, "every event in the rollups")
+            finally:
+                stop.set()
+                thread.join(60)
+            assert killer.killed >= 10, f"only {killer.killed} inserts were killed: the test did not test"
+        assert_each_event_once(warehouse, KILLED_EVENTS)
+    finally:
+        warehouse.close()
+
+
+def rolled_up(wh: Warehouse) -> int:
+    return int(wh.query("SELECT countMerge(count) FROM vitrina.metrics_1m").result_rows[0][0])

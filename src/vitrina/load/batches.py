@@ -18,6 +18,7 @@ import msgspec
 from prometheus_client import Counter, Gauge
 
 from vitrina.intake.validate import BadBody, Checked, Problem, StreamValidator
+from vitrina.load.storing import Refused
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.warehouse.ddl import REJECTED_TABLE
 
@@ -63,6 +64,15 @@ class Prepared:
     count: int = 0
     dead: bytes = b""  # JSONEachRow rows of the rejected table
     dead_count: int = 0
+
+
+def with_refused(prepared: Prepared, stream: str, source: str, token: str, refused: list[Refused]) -> Prepared:
+    """The batch once ClickHouse refused some of its rows for their data: those are not
+    stored but kept as dead letters, positioned by their line in the batch's insert."""
+    if not refused:
+        return prepared
+    more = dead_letters(stream, source, [(f"{token}#{r.index}", r.reason, r.row) for r in refused])
+    return Prepared(prepared.rows, prepared.count - len(refused), prepared.dead + more, prepared.dead_count + len(refused))
 
 
 def problem_reason(p: Problem) -> str:

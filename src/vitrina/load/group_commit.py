@@ -6,6 +6,15 @@ and wait; one writer thread takes everything that piled up while the previous in
 (plus up to `linger_ms` more), inserts it table by table, and only then resolves the waiting
 requests. Batches therefore grow with load by themselves. A bound on pending rows makes
 intake answer 503 instead of growing memory without limit.
+
+An answer is the truth. A failed insert (cancelled, a memory limit, a view failing, the
+warehouse down) is retried under the batch's token until it is complete: a failure after the
+raw part was committed but before a view's was (answered 503, the client's retry would have
+doubled the raw rows) is completed by the retry, and nothing is stored twice. Meanwhile the
+requests wait, and new ones get 503 Overloaded once the bound is reached: 503 only for rows
+never attempted. A request whose rows ClickHouse refuses for their data (load/failures.py) is
+answered 503 with the reason and nothing of it is stored; the other requests of its batch
+are stored and answered 200.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import BatchInserter, Checker, Refused
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +39,7 @@ class Overloaded(Exception):
 
 
 class StorageError(Exception):
-    """The warehouse refused or failed an insert (after retries)."""
+    """The rows were not stored: the warehouse refused them, or the log could not be written."""
 
 
 @dataclass
@@ -51,14 +63,14 @@ class GroupCommitWriter:
         flush_rows: int = 100_000,
         linger_ms: float = 0.0,
         max_pending_rows: int = 1_000_000,
-        retries: int = 3,
         observe: ObserveFn | None = None,
+        check: Checker | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
-        self._insert = insert
+        self._inserter = BatchInserter(insert, check, health)
         self.flush_rows = flush_rows
         self.linger_s = linger_ms / 1000
         self.max_pending_rows = max_pending_rows
-        self.retries = retries
         self._observe = observe
         self._pending: dict[str, _Pending] = {}
         self._pending_rows = 0
@@ -132,34 +144,47 @@ class GroupCommitWriter:
             if taken is None:
                 return
             for table, batch in taken.items():
-                error = self._insert_batch(table, batch)
-                self._resolve(batch.waiters, error)
+                errors = self._insert_batch(table, batch)
+                self._resolve(batch.waiters, errors)
 
-    def _insert_batch(self, table: str, batch: _Pending) -> Exception | None:
+    def _insert_batch(self, table: str, batch: _Pending) -> list[Exception | None]:
+        """Insert the batch until it is complete; one answer per request."""
         data = b"".join(batch.chunks)
-        # One token per batch: if an insert is retried after a failure that happened after
-        # ClickHouse stored it, the retry is deduplicated instead of stored twice.
+        # One token per batch: a retry after a failure that came after ClickHouse stored part
+        # of the insert completes it instead of storing anything twice.
         token = uuid.uuid4().hex
-        for attempt in range(self.retries + 1):
-            started = time.perf_counter()
-            try:
-                self._insert(table, data, token)
-            except Exception as exc:  # the warehouse's errors are many; all are retried
-                log.warning("insert into %s failed (attempt %d): %s", table, attempt + 1, exc)
-                if attempt == self.retries:
-                    return StorageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-                continue
-            if self._observe is not None:
-                self._observe(table, batch.rows, time.perf_counter() - started)
-            return None
-        return StorageError("unreachable")
+        started = time.perf_counter()
+        refused = self._inserter.store(table, data, token, groups=lambda: [len(chunk.splitlines()) for chunk in batch.chunks])
+        if self._observe is not None:
+            self._observe(table, batch.rows - len(refused), time.perf_counter() - started)
+        if not refused:
+            return [None] * len(batch.waiters)
+        return _answers([len(chunk.splitlines()) for chunk in batch.chunks], refused)
 
-    def _resolve(self, waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
+    def _resolve(self, waiters: list[asyncio.Future[None]], errors: list[Exception | None]) -> None:
         assert self._loop is not None
         # RuntimeError: the loop closed during shutdown, so nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(resolve, waiters, error)
+            self._loop.call_soon_threadsafe(_resolve_each, waiters, errors)
+
+
+def _answers(sizes: list[int], refused: list[Refused]) -> list[Exception | None]:
+    """Per request: None (stored), or the refusal of the first of its rows ClickHouse refused."""
+    out: list[Exception | None] = [None] * len(sizes)
+    bounds, first = [], 0
+    for size in sizes:
+        bounds.append((first, first + size))
+        first += size
+    for r in refused:
+        for n, (lo, hi) in enumerate(bounds):
+            if lo <= r.index < hi and out[n] is None:
+                out[n] = StorageError(f"nothing of this request was stored, one of its rows was refused: {r.reason}")
+    return out
+
+
+def _resolve_each(waiters: list[asyncio.Future[None]], errors: list[Exception | None]) -> None:
+    for fut, error in zip(waiters, errors, strict=True):
+        resolve([fut], error)
 
 
 def resolve(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:

@@ -26,8 +26,11 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from vitrina.config import TransportSettings
 from vitrina.intake.validate import StreamValidator
-from vitrina.load.batches import LoaderMetrics, Prepared, inserted, prepare, retry_forever
+from vitrina.load.batches import LoaderMetrics, Prepared, inserted, prepare, retry_forever, with_refused
+from vitrina.load.failures import describe
+from vitrina.load.health import StorageHealth
 from vitrina.load.plans import Plans, create_plans_table
+from vitrina.load.storing import BatchInserter, NullCopy, Stopped
 from vitrina.log.kafka import consumer_config, ensure_topics
 from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, Route, routes
 from vitrina.streams.declare import Stream
@@ -96,6 +99,7 @@ class KafkaLoader:
         warehouse: Warehouse,
         metrics: LoaderMetrics,
         name: str = "loader",
+        health: StorageHealth | None = None,
     ) -> None:
         self.t = transport
         self.routes = routes(transport, streams)
@@ -104,6 +108,8 @@ class KafkaLoader:
         self.metrics = metrics
         self.name = name
         self.plans = Plans(warehouse)
+        self.inserter = BatchInserter(warehouse.insert_json_rows, NullCopy(warehouse), health)
+        self.plain = BatchInserter(warehouse.insert_json_rows, None, health)  # dead letters: never split
         self._parts: dict[tuple[str, int], _Part] = {}
         self._planned: list[_Batch] = []  # cut by time this round, plans not yet recorded
         self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
@@ -326,18 +332,18 @@ class KafkaLoader:
 
     # -- insert thread ------------------------------------------------------------------------
 
-    def _optimistic(self, route: Route, values: list[bytes], token: str) -> Prepared | None:
+    def _optimistic(self, route: Route, values: list[bytes], token: str, stopping: Callable[[], bool]) -> Prepared | None:
         """vitrina's own topics hold rows the intake validated: insert them as they are
         (reading each message's headers would cost more than the insert). None when
-        ClickHouse refused the batch: the caller then checks it message by message, under
-        the same token (a refused insert stored nothing)."""
+        ClickHouse refused the batch for its data: the caller then checks it message by
+        message, under the same token (a refused insert stored nothing). Any other failure
+        is retried under the token until the insert is complete."""
         if b"" in values:
             return None  # ClickHouse would skip the empty line: validate, so it becomes a dead letter
         rows = b"\n".join(values) + b"\n"
-        try:
-            self.wh.insert_json_rows(route.table, rows, token)
-        except Exception as exc:  # a foreign message in our topic, or the warehouse is down
-            log.warning("insert into %s refused, checking each message: %s", route.table, str(exc).splitlines()[0] if str(exc) else exc)
+        refusal = self.inserter.attempt(route.table, rows, token, stopping)
+        if refusal is not None:  # a foreign message in our topic
+            log.warning("insert into %s refused, checking each message: %s", route.table, describe(refusal))
             return None
         return Prepared(rows=rows, count=len(values))
 
@@ -358,26 +364,26 @@ class KafkaLoader:
                 self._work.task_done()
 
     def _load(self, b: _Batch, stop: threading.Event) -> bool:
+        """Insert a batch, then its dead letters; False if stopped first (the next owner
+        replays the batch: the same offsets, the same token)."""
         p = b.part
         route = p.route
         token = f"kafka:{p.topic}:{p.partition}:{b.first}-{b.last}"
         stopping = stop.is_set
         started = time.perf_counter()
-        prepared = self._optimistic(route, b.values, token) if not route.foreign else None
-        if prepared is None:
-            prepared = self._checked(b, stopping)
+        try:
+            prepared = self._optimistic(route, b.values, token, stopping) if not route.foreign else None
             if prepared is None:
-                return False
-            rows = prepared.rows
-            if prepared.count and not retry_forever(
-                f"insert into {route.table}", lambda: self.wh.insert_json_rows(route.table, rows, token), stopping, log.warning
-            ):
-                return False
-        seconds = time.perf_counter() - started
-        dead = prepared.dead
-        if prepared.dead_count and not retry_forever(
-            "insert into rejected", lambda: self.wh.insert_json_rows(REJECTED_TABLE, dead, token + ":rejected"), stopping, log.warning
-        ):
+                prepared = self._checked(b, stopping)
+                if prepared is None:
+                    return False
+                if prepared.count:
+                    refused = self.inserter.store(route.table, prepared.rows, token, stopping)
+                    prepared = with_refused(prepared, route.stream, "kafka", token, refused)
+            seconds = time.perf_counter() - started
+            if prepared.dead_count:
+                self.plain.store(REJECTED_TABLE, prepared.dead, token + ":rejected", stopping)
+        except Stopped:
             return False
         inserted()
         self.metrics.loaded_batch(p.topic, route.table, prepared, seconds)

@@ -23,7 +23,9 @@ import redis
 
 from vitrina.config import TransportSettings
 from vitrina.intake.validate import StreamValidator
-from vitrina.load.batches import LoaderMetrics, inserted, prepare, retry_forever
+from vitrina.load.batches import LoaderMetrics, inserted, prepare, with_refused
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import BatchInserter, NullCopy, Stopped
 from vitrina.log.naming import REDIS_REJECTED_FIELD, REDIS_ROWS_FIELD, Route, routes
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
@@ -64,6 +66,7 @@ class RedisLoader:
         warehouse: Warehouse,
         metrics: LoaderMetrics,
         name: str = "loader-0",
+        health: StorageHealth | None = None,
     ) -> None:
         self.t = transport
         self.routes: dict[str, Route] = routes(transport, streams)
@@ -71,6 +74,8 @@ class RedisLoader:
         self.wh = warehouse
         self.metrics = metrics
         self.name = name
+        self.inserter = BatchInserter(warehouse.insert_json_rows, NullCopy(warehouse), health)
+        self.plain = BatchInserter(warehouse.insert_json_rows, None, health)  # dead letters: never split
         self.redis = redis.Redis.from_url(transport.redis)
         self._read = self.redis.register_script(_READ)
         self._stop = threading.Event()
@@ -134,18 +139,15 @@ class RedisLoader:
         )
         stopping = stop.is_set
         started = time.perf_counter()
-        if prepared.count and not retry_forever(
-            f"insert into {route.table}", lambda: self.wh.insert_json_rows(route.table, prepared.rows, token), stopping, log.warning
-        ):
-            return False
-        seconds = time.perf_counter() - started
-        if prepared.dead_count and not retry_forever(
-            "insert into rejected",
-            lambda: self.wh.insert_json_rows(REJECTED_TABLE, prepared.dead, token + ":rejected"),
-            stopping,
-            log.warning,
-        ):
-            return False
+        try:
+            if prepared.count:
+                refused = self.inserter.store(route.table, prepared.rows, token, stopping)
+                prepared = with_refused(prepared, route.stream, "redis", token, refused)
+            seconds = time.perf_counter() - started
+            if prepared.dead_count:
+                self.plain.store(REJECTED_TABLE, prepared.dead, token + ":rejected", stopping)
+        except Stopped:
+            return False  # the entries stay pending: replayed as the same batch, the same token
         inserted()
         pipe = self.redis.pipeline(transaction=True)
         pipe.xack(key, self.t.group, *[e[0] for e in entries])

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from vitrina.config import TransportSettings
 from vitrina.load.batches import LoaderMetrics
+from vitrina.load.health import StorageHealth
 from vitrina.log.naming import routes
 from vitrina.pipeline import Pipeline
 from vitrina.selfmetrics import PipelineMetrics
@@ -27,23 +28,38 @@ class Loader(Protocol):
     def run(self, stop: threading.Event | None = None) -> None: ...
 
 
-def make_loader(transport: TransportSettings, streams: dict[str, Stream], wh: Warehouse, metrics: LoaderMetrics, index: int) -> Loader:
+def make_loader(
+    transport: TransportSettings,
+    streams: dict[str, Stream],
+    wh: Warehouse,
+    metrics: LoaderMetrics,
+    index: int,
+    health: StorageHealth | None = None,
+) -> Loader:
     if transport.kind == "kafka":
         from vitrina.load.loader import KafkaLoader
 
-        return KafkaLoader(transport, streams, wh, metrics, name=f"loader-{index}")
+        return KafkaLoader(transport, streams, wh, metrics, name=f"loader-{index}", health=health)
     if transport.kind == "redis":
         from vitrina.load.redis_loader import RedisLoader, consumer_name
 
-        return RedisLoader(transport, streams, wh, metrics, name=consumer_name(transport, index))
+        return RedisLoader(transport, streams, wh, metrics, name=consumer_name(transport, index), health=health)
     raise ValueError(f"no loader for transport {transport.kind!r}")
 
 
 class LoaderGroup:
     """`transport.loaders` loader members, one thread each; a failed loader is restarted."""
 
-    def __init__(self, transport: TransportSettings, streams: dict[str, Stream], wh: Warehouse, metrics: PipelineMetrics) -> None:
+    def __init__(
+        self,
+        transport: TransportSettings,
+        streams: dict[str, Stream],
+        wh: Warehouse,
+        metrics: PipelineMetrics,
+        health: StorageHealth | None = None,
+    ) -> None:
         self.transport = transport
+        self.health = health
         self.streams = streams
         self.wh = wh
         self.metrics = LoaderMetrics(metrics)
@@ -60,7 +76,7 @@ class LoaderGroup:
     def _run(self, index: int) -> None:
         while not self.stop_event.is_set():
             try:
-                make_loader(self.transport, self.streams, self.wh, self.metrics, index).run(self.stop_event)
+                make_loader(self.transport, self.streams, self.wh, self.metrics, index, self.health).run(self.stop_event)
             except Exception:
                 log.exception("loader %d failed; restarting it", index)
                 self.stop_event.wait(1.0)
@@ -88,7 +104,7 @@ class LoaderService:
         if s.transport.kind == "direct" or not s.transport.loader:
             return
         assert self.pipeline.warehouse is not None
-        self.group = LoaderGroup(s.transport, self.pipeline.streams, self.pipeline.warehouse, self.pipeline.metrics)
+        self.group = LoaderGroup(s.transport, self.pipeline.streams, self.pipeline.warehouse, self.pipeline.metrics, self.pipeline.health)
         self.group.start()
 
     async def stop(self) -> None:

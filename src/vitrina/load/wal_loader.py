@@ -16,20 +16,17 @@ from collections import deque
 from collections.abc import Callable
 
 from vitrina.load.batches import dead_letters, inserted, retry_forever
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import BatchInserter, Checker, InsertFn
 from vitrina.load.wal import Record, State, WriteAheadLog, token
 from vitrina.warehouse.ddl import REJECTED_TABLE
 
 log = logging.getLogger(__name__)
 
-InsertFn = Callable[[str, bytes, str], None]
 ObserveFn = Callable[[str, int, float], None]
-# After this many failed inserts of a range, and if the warehouse answers a query, the rows
-# themselves are refused (a table altered by hand, a value ClickHouse cannot store): find them.
-ATTEMPTS_BEFORE_SPLIT = 3
-
-
-class _WarehouseDown(Exception):
-    pass
+# An insert carries at most this many bytes of rows too: far below ClickHouse's squashing
+# threshold (256 MiB), so an insert is one block and a refused one stored nothing.
+MAX_INSERT_BYTES = 64 * 1024 * 1024
 
 
 class WalLoader:
@@ -42,15 +39,16 @@ class WalLoader:
         flush_rows: int = 100_000,
         max_insert_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
-        probe: Callable[[], object] | None = None,
+        check: Checker | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
         self.wal = wal
-        self._insert = insert
+        self._inserter = BatchInserter(insert, check, health)
+        self._rejected = BatchInserter(insert, None, health)  # vitrina's own rows: never split
         self.interval_s = interval_ms / 1000
         self.flush_rows = flush_rows
         self.max_insert_rows = max(max_insert_rows, flush_rows)
         self._observe = observe
-        self._probe = probe  # raises when the warehouse does not answer
         self._queue: deque[Record] = deque()
         self._queued_rows = 0
         self._since = 0.0
@@ -124,16 +122,20 @@ class WalLoader:
             # restart found a long log) goes in as several inserts, not one of unbounded size.
             # (Capping at flush_rows instead cost a quarter of the batch intake rate.)
             taken: list[Record] = []
-            rows = 0
-            while self._queue and (not taken or rows + self._queue[0].count <= self.max_insert_rows):
+            rows = size = 0
+            while self._queue and (not taken or self._fits(rows, size, self._queue[0])):
                 record = self._queue.popleft()
                 taken.append(record)
                 rows += record.count
+                size += len(record.rows)
             self._queued_rows -= rows
             self._hurry = self._hurry and bool(self._queue)
             if self._queue:
                 self._since = 0.0  # what is left is due now
             return taken
+
+    def _fits(self, rows: int, size: int, record: Record) -> bool:
+        return rows + record.count <= self.max_insert_rows and size + len(record.rows) <= MAX_INSERT_BYTES
 
     def _run(self) -> None:
         if self._replay:
@@ -153,7 +155,7 @@ class WalLoader:
         if not retry_forever("recording the log range", lambda: self.wal.save_state(State(done, (start, end))), stopping, log.warning):
             return
         for table, rs in by_table.items():
-            self._insert_table(table, rs, token(start, end, table), stopping)
+            self._insert_table(table, rs, token(start, end, table))
         inserted()  # fault injection: a crash here is replayed from the recorded range
         retry_forever("recording the log's progress", lambda: self.wal.save_state(State(end, None)), stopping, log.warning)
         self.wal.trim(end)
@@ -162,66 +164,17 @@ class WalLoader:
             self._done = end
             self._cond.notify_all()  # flush() callers
 
-    def _insert_table(self, table: str, records: list[Record], dedup_token: str, stopping: Callable[[], bool]) -> None:
+    def _insert_table(self, table: str, records: list[Record], dedup_token: str) -> None:
+        """Insert one table's rows of the range; rows ClickHouse refuses for their data (a
+        table altered by hand, a value it cannot store) are kept in `rejected` with its
+        reason, under a token of their own: an acknowledged row is never dropped, one bad row
+        does not stop the log, and a replay does the very same (load/storing.py)."""
         rows = b"".join(r.rows for r in records)
         started = time.perf_counter()
-        retry_forever(f"insert into {table}", lambda: self._store(table, rows, dedup_token), stopping, log.warning)
+        inserter = self._rejected if table == REJECTED_TABLE else self._inserter
+        refused = inserter.store(table, rows, dedup_token)
         if self._observe is not None:
-            self._observe(table, sum(r.count for r in records), time.perf_counter() - started)
-
-    def _store(self, table: str, rows: bytes, dedup_token: str) -> None:
-        """Insert the rows. Should ClickHouse keep refusing them while it answers queries, the
-        refused rows are found by halving (each half inserted under a token derived from its
-        place, so a replay does the same) and kept in `rejected` with ClickHouse's reason: an
-        acknowledged row is never dropped, and one bad row does not stop the log."""
-        for attempt in range(1, ATTEMPTS_BEFORE_SPLIT + 1):
-            try:
-                self._insert(table, rows, dedup_token)
-                return
-            except Exception:
-                if attempt == ATTEMPTS_BEFORE_SPLIT and table != REJECTED_TABLE and self._answers():
-                    break
-                if attempt == ATTEMPTS_BEFORE_SPLIT:
-                    raise
-                time.sleep(0.05 * 2**attempt)
-        lines = rows.splitlines(keepends=True)
-        refused: list[tuple[str, str, bytes]] = []
-        middle = len(lines) // 2
-        if middle:
-            self._halve(table, lines, 0, middle, dedup_token, refused)
-            self._halve(table, lines, middle, len(lines), dedup_token, refused)
-        else:
-            self._halve_one(table, lines, 0, dedup_token, refused)
-        log.warning("%s: ClickHouse refused %d of %d rows; kept in rejected", table, len(refused), len(lines))
-        self._insert(REJECTED_TABLE, dead_letters(table, "wal", refused), dedup_token + ":refused")
-
-    def _halve(self, table: str, lines: list[bytes], lo: int, hi: int, tok: str, refused: list[tuple[str, str, bytes]]) -> None:
-        if hi - lo == 1:
-            self._halve_one(table, lines, lo, tok, refused)
-            return
-        try:
-            self._insert(table, b"".join(lines[lo:hi]), f"{tok}:{lo}-{hi}")
-        except Exception:
-            if not self._answers():
-                raise _WarehouseDown() from None  # start over later: the tokens make it safe
-            middle = (lo + hi) // 2
-            self._halve(table, lines, lo, middle, tok, refused)
-            self._halve(table, lines, middle, hi, tok, refused)
-
-    def _halve_one(self, table: str, lines: list[bytes], i: int, tok: str, refused: list[tuple[str, str, bytes]]) -> None:
-        try:
-            self._insert(table, lines[i], f"{tok}:{i}-{i + 1}")
-        except Exception as exc:
-            if not self._answers():
-                raise _WarehouseDown() from None
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            refused.append((f"{tok}#{i}", f"ClickHouse refused the row: {reason}"[:1000], lines[i].rstrip(b"\n")))
-
-    def _answers(self) -> bool:
-        if self._probe is None:
-            return False
-        try:
-            self._probe()
-        except Exception:
-            return False
-        return True
+            self._observe(table, sum(r.count for r in records) - len(refused), time.perf_counter() - started)
+        if refused:
+            dead = dead_letters(table, "wal", [(f"{dedup_token}#{r.index}", r.reason, r.row) for r in refused])
+            self._rejected.store(REJECTED_TABLE, dead, dedup_token + ":refused")

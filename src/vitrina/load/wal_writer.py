@@ -20,10 +20,13 @@ from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 
 from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError, resolve
+from vitrina.load.health import StorageHealth
+from vitrina.load.storing import Checker
 from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_loader import WalLoader
 
 log = logging.getLogger(__name__)
+PROBE_EVERY_S = 1.0  # while appends fail: how often to check whether the disk takes writes again
 
 
 class WalWriter:
@@ -37,10 +40,14 @@ class WalWriter:
         interval_ms: float = 200.0,
         max_pending_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
-        probe: Callable[[], object] | None = None,
+        check: Checker | None = None,
+        health: StorageHealth | None = None,
     ) -> None:
         self.wal = wal
-        self.loader = WalLoader(wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, probe=probe)
+        self.health = health or StorageHealth()
+        self.loader = WalLoader(
+            wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, check=check, health=self.health
+        )
         self.max_pending_rows = max_pending_rows
         self._items: list[tuple[str, bytes, int]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -48,7 +55,7 @@ class WalWriter:
         self._scheduled = False
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._syncer = _Syncer(wal) if fsync else None
+        self._syncer = _Syncer(wal, self._sync_failed) if fsync else None
 
     @property
     def pending_rows(self) -> int:
@@ -99,13 +106,45 @@ class WalWriter:
             records = self.wal.append([(t, b"".join(chunks), n) for t, (chunks, n) in by_table.items()])
         except OSError as exc:  # disk full, I/O error: nothing of this append is acknowledged
             log.error("write-ahead log append failed: %s", exc)
+            self._failing(exc)
             resolve(waiters, StorageError(f"write-ahead log: {exc.strerror or exc}"))
             return
+        if self.health.wal_error is not None:
+            self._recovered()
         self.loader.add(records)
         if self._syncer is not None:
             self._syncer.sync(waiters)
         else:
             resolve(waiters, None)
+
+    def _failing(self, exc: OSError) -> None:
+        """Not ready until an append, or a probe every PROBE_EVERY_S, succeeds: intake
+        recovers by itself within a second or so of space coming back, traffic or not."""
+        first = self.health.wal_error is None
+        self.health.wal_failed(exc.strerror or str(exc))
+        if first and self._loop is not None:
+            self._loop.call_later(PROBE_EVERY_S, self._probe)
+
+    def _sync_failed(self, exc: OSError) -> None:
+        """From the sync thread."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                self._loop.call_soon_threadsafe(self._failing, exc)
+
+    def _probe(self) -> None:
+        if self.health.wal_error is None or self._closing:
+            return
+        assert self._loop is not None
+        try:
+            self.wal.probe_space()
+        except OSError:
+            self._loop.call_later(PROBE_EVERY_S, self._probe)
+            return
+        self._recovered()
+
+    def _recovered(self) -> None:
+        log.info("write-ahead log: appends work again")
+        self.health.wal_ok()
 
     def flush(self, timeout: float) -> bool:
         """From any thread but the loop's: True once every acknowledged row is in ClickHouse."""
@@ -133,8 +172,9 @@ class WalWriter:
 class _Syncer:
     """One thread: fdatasync, then answer the requests whose rows were appended before it."""
 
-    def __init__(self, wal: WriteAheadLog) -> None:
+    def __init__(self, wal: WriteAheadLog, on_error: Callable[[OSError], None]) -> None:
         self.wal = wal
+        self.on_error = on_error
         self._waiting: list[asyncio.Future[None]] = []
         self._cond = threading.Condition()
         self._closing = False
@@ -172,6 +212,7 @@ class _Syncer:
                 self.wal.sync()
             except OSError as exc:
                 log.error("write-ahead log fdatasync failed: %s", exc)
+                self.on_error(exc)
                 error = StorageError(f"write-ahead log: {exc.strerror or exc}")
             with contextlib.suppress(RuntimeError):  # the loop closed during shutdown: nobody waits
                 self._loop.call_soon_threadsafe(resolve, taken, error)

@@ -102,13 +102,16 @@ def build_api(pipeline: Pipeline) -> FastAPI:
 
     @app.get("/readyz", tags=["operations"], openapi_extra=needs(Scope.OPEN))
     def readyz() -> Response:
-        """The warehouse is open and the writer runs, and with [auth] the key file can be read:
-        intake can take events."""
+        """The warehouse is open, the writer runs and storage works, and with [auth] the key
+        file can be read: intake can take events."""
         if not pipeline.ready:
             return _error(503, "not_ready", "starting or stopping")
         keys_problem = pipeline.keys.problem() if pipeline.keys is not None else None
         if keys_problem is not None:
             return _error(503, "keys_unavailable", f"no API key can be checked: {keys_problem.public}")
+        problem = pipeline.health.problem()
+        if problem is not None:
+            return _error(503, "storage_failing", problem)
         return MsgspecJSON({"status": "ready"})
 
     @app.post("/v1/flush", tags=["operations"], openapi_extra=needs(Scope.OPERATE))
