@@ -1,3 +1,0 @@
-from vitrina.cli.main import main
-
-main()

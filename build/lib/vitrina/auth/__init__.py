@@ -1,1 +1,0 @@
-"""API keys: who may send which streams, who may read, and how fast (`[auth]`)."""

@@ -1,1 +1,0 @@
-"""Durable transports between intake and the warehouse: Kafka topics and Redis Streams."""
