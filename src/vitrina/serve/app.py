@@ -77,11 +77,11 @@ class VitrinaApp:
         """408 and close the connection (`connection: close` makes uvicorn close it once the
         answer is written; the rest of the body is never read)."""
         self.pipeline.metrics.requests.labels("408").inc()
+        body = self.timed_out.body()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *self.timed_out.headers]
         try:
-            await send(
-                {"type": "http.response.start", "status": 408, "headers": [(b"content-type", b"application/json"), *self.timed_out.headers]}
-            )
-            await send({"type": "http.response.body", "body": self.timed_out.body()})
+            await send({"type": "http.response.start", "status": 408, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         except RuntimeError:  # an answer had already started: uvicorn closes the connection
             pass
 
