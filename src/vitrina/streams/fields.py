@@ -209,6 +209,30 @@ class Field:
             return lambda value, _arrival: None if value is None or bytes(value) == b"null" else bytes(value).decode()
         return None
 
+    def range_note(self) -> str:
+        """What values the field accepts, as the docs state it (the validator enforces it)."""
+        k = self.kind
+        if k in ("int", "uint"):
+            lo, hi = self.int_range()
+            return f"{lo} .. {hi}."
+        if k == "float":
+            lo_text = "" if self.ge is None else f" >= {self.ge:g}"
+            hi_text = "" if self.le is None else f" <= {self.le:g}"
+            return f"A finite number{lo_text}{',' if lo_text and hi_text else ''}{hi_text}."
+        if k == "timestamp":
+            kept = {0: "the second", 3: "the millisecond", 6: "the microsecond", 9: "the nanosecond"}[self.precision]
+            if self.storage == "epoch_ns":
+                kept = "the nanosecond (as epoch ns)"
+            return f"1970-01-01 .. 2262-04-11T23:47:16.854775807Z, kept to {kept}."
+        if k in ("string", "id"):
+            most = f" of at most {self.max_length or ID_MAX_LENGTH} characters" if self.max_length or k == "id" else ""
+            return f"UTF-8 text{most}" + (", or an integer in -2^63 .. 2^64-1 (stored as its digits)." if k == "id" else ".")
+        if k == "map_uint":
+            return f"Values 0 .. {UINT64_MAX}."
+        if k == "array_float":
+            return "Finite numbers."
+        return ""
+
     # -- storage ----------------------------------------------------------------------------
 
     def clickhouse_type(self) -> str:
