@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from vitrina.alerts.evaluator import Evaluator
 from vitrina.alerts.figures import load_figures
@@ -21,6 +21,7 @@ from vitrina.alerts.rules import load_rules
 from vitrina.alerts.settings import AlertSettings
 from vitrina.alerts.source import SqlFigures
 from vitrina.alerts.state import StateStore
+from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.window import as_utc
 from vitrina.pipeline import Pipeline
@@ -30,6 +31,8 @@ STATE_FILE = "alerts-state.json"
 
 
 class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a bool
+
     now: datetime | None = None
     dry_run: bool = False  # test the rules without changing states or notifying
 
@@ -58,12 +61,12 @@ class AlertsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/alerts", tags=["alerts"])
+        @api.get("/v1/alerts", tags=["alerts"], responses=error_responses({"503": "Starting"}))
         async def alerts() -> list[dict[str, Any]]:
             """Rules and the state of each of their alerts."""
             return await asyncio.to_thread(self._evaluator().table)
 
-        @api.post("/v1/alerts/evaluate", tags=["alerts"])
+        @api.post("/v1/alerts/evaluate", tags=["alerts"], responses=error_responses({"503": "Starting"}))
         async def evaluate(body: EvaluateRequest) -> dict[str, Any]:
             """One evaluation round now (or at `now`); `dry_run` only reports the conditions."""
             ev, now = self._evaluator(), as_utc(body.now) if body.now else None

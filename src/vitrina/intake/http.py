@@ -39,6 +39,7 @@ _encode = msgspec.json.encode
 _JSON = [(b"content-type", b"application/json")]
 _SEED_OK = b'{"message":"ok"}'
 INTERNAL = HttpError(500, "internal", "internal error; the server log has the details")
+_NOT_ALLOWED = HttpError(405, "method_not_allowed", "intake paths take POST only").body()
 PREFIX = "/v1/streams/"
 JSON_TYPES = {"application/json", "text/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -73,10 +74,7 @@ class IntakeApp:
         settings = pipeline.settings
         self.guard = Guard(KeyStore(settings.keys_path)) if settings.auth.enabled else None
 
-    def _route(self, scope: Scope) -> Route | None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return None
-        path: str = scope["path"]
+    def _route(self, path: str) -> Route | None:
         route = self._routes.get(path)
         if route is None and path.startswith(PREFIX):
             route = Route(path[len(PREFIX) :].rstrip("/"))
@@ -85,7 +83,12 @@ class IntakeApp:
         return route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._route(scope)
+        route = self._route(scope["path"]) if scope["type"] == "http" else None
+        if route is not None and scope["method"] != "POST":
+            if route.stream in self.pipeline.validators:  # an intake path: it only takes POST
+                await _respond(send, 405, _NOT_ALLOWED, [(b"allow", b"POST")])
+                return
+            route = None
         if route is None:
             if self.guard is None or scope["type"] != "http" or await self._may_read(scope, send):
                 await self.fallback(scope, receive, send)

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 
 class RunRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a time
+
     names: list[str] | None = None
     full: bool = False
     now: datetime | None = None  # the run's clock: tests drive late data and look-backs with it
@@ -37,12 +40,12 @@ class ModelsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/models", tags=["models"])
+        @api.get("/v1/models", tags=["models"], responses=error_responses({"503": "Starting"}))
         async def models() -> list[dict[str, Any]]:
             """Models with their dependencies, cadence and last run."""
             return await asyncio.to_thread(self._runner().status)
 
-        @api.post("/v1/models/run", tags=["models"])
+        @api.post("/v1/models/run", tags=["models"], responses=error_responses({"404": "Unknown model", "503": "Starting"}))
         async def run(body: RunRequest) -> list[dict[str, Any]]:
             """Run models (all, or the named ones after their dependencies) now."""
             now = as_utc(body.now) if body.now else None

@@ -9,15 +9,18 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
+from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
-from vitrina.serve.openapi import intake_openapi
+from vitrina.serve.errors import install_error_handlers
+from vitrina.serve.openapi import complete_openapi
+from vitrina.serve.responses import Flushed, Health, Ready, RollupSeries, SqlResult
 from vitrina.streams.declare import RESOLUTIONS
 from vitrina.warehouse.readonly import QueryRefused
 from vitrina.warehouse.rollups import read_rollup
@@ -25,8 +28,9 @@ from vitrina.warehouse.rollups import read_rollup
 log = logging.getLogger(__name__)
 
 
-class MsgspecJSON(Response):
-    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold."""
+class MsgspecJSON(JSONResponse):
+    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold.
+    A JSONResponse, so that the OpenAPI document shows the routes' answer types."""
 
     media_type = "application/json"
 
@@ -79,11 +83,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             from fastapi.openapi.utils import get_openapi
 
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            intake_openapi(schema, pipeline)
+            complete_openapi(schema, pipeline)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_error_handlers(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -92,19 +97,24 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Health)
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], response_model=Ready, responses=error_responses({"503": "Starting or stopping"}))
     def readyz() -> Response:
         """The warehouse is open and the writer runs: intake can take events."""
         if pipeline.ready:
             return MsgspecJSON({"status": "ready"})
         return _error(503, "not_ready", "starting or stopping")
 
-    @app.post("/v1/flush", tags=["operations"])
+    @app.post(
+        "/v1/flush",
+        tags=["operations"],
+        response_model=Flushed,
+        responses=error_responses({"409": "A Kafka or Redis transport: the loaders insert", "503": "Starting", "504": "Timed out"}),
+    )
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
         `wal_interval_ms` anyway) and answer once every event acknowledged before this call
@@ -118,7 +128,7 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
         return MsgspecJSON({"status": "flushed"})
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def metrics() -> Response:
         """The pipeline's own metrics in Prometheus text format."""
         return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -131,12 +141,14 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return _error(exc.status, "query_refused", exc.message)
         return MsgspecJSON({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated})
 
-    @app.get("/v1/sql", tags=["read"])
+    sql_errors = error_responses({"400": "Not one valid query", "403": "Not read-only", "408": "Over the time limit"})
+
+    @app.get("/v1/sql", tags=["read"], response_model=SqlResult, responses=sql_errors)
     def sql_get(query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
         """Run one read-only query (writes, DDL and settings are refused with 403)."""
         return run_sql(query)
 
-    @app.post("/v1/sql", tags=["read"])
+    @app.post("/v1/sql", tags=["read"], response_model=SqlResult, responses=sql_errors)
     async def sql_post(request: Request) -> Response:
         """The query as the text body, or as JSON `{"query": "..."}`."""
         raw = await request.body()
@@ -184,7 +196,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             ],
         }
 
-    @app.get("/v1/rollups/{stream}", tags=["read"])
+    @app.get(
+        "/v1/rollups/{stream}",
+        tags=["read"],
+        response_model=RollupSeries,
+        responses=error_responses({"400": "A bad parameter", "404": "Unknown stream or rollup"}),
+    )
     def rollups(
         request: Request,
         stream: str,

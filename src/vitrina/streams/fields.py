@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-from vitrina.streams.ranges import INT64_MAX, INT64_MIN, UINT64_MAX, uint_type
+from vitrina.streams.ranges import FLOAT_MAX, INT64_MAX, INT64_MIN, UINT64_MAX, time_number_ranges, uint_type
 from vitrina.streams.timeparse import to_epoch_ns
 
 KINDS = (
@@ -35,6 +35,14 @@ KINDS = (
 TIME_UNITS = ("auto", "s", "ms", "us", "ns")
 ID_MAX_LENGTH = 256
 BOUNDED = ("int", "uint", "float")  # the kinds that take ge / le
+# The documented form of a time string: RFC 3339 in 1971 .. 2259, days 01-28, offsets up to
+# 09:59, so that every string it describes is in range. The validator takes more (any day,
+# any offset, a missing offset, 1970 and 2260-2262): JSON Schema cannot say "a real date
+# between two instants".
+TIME_TEXT_PATTERN = (
+    r"^(197[1-9]|19[89][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]0[0-9]:[0-5][0-9])$"
+)
 
 
 class DeclarationError(ValueError):
@@ -208,6 +216,48 @@ class Field:
         if k == "json":
             return lambda value, _arrival: None if value is None or bytes(value) == b"null" else bytes(value).decode()
         return None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The field's JSON Schema (OpenAPI 3.1): the same bounds the validator enforces."""
+        out = self._value_schema()
+        if self.nullable or (not self.required and self.default is None and self.kind != "json"):
+            out = {"anyOf": [out, {"type": "null"}]}
+        if self.description:
+            out["description"] = self.description
+        if not self.required and self.default is not None:
+            out["default"] = self.default
+        return out
+
+    def _value_schema(self) -> dict[str, Any]:
+        k = self.kind
+        lo, hi = -FLOAT_MAX if self.ge is None else self.ge, FLOAT_MAX if self.le is None else self.le
+        number = {"type": "number", "minimum": lo, "maximum": hi}
+        if k in ("int", "uint"):
+            first, last = self.int_range()
+            return {"type": "integer", "minimum": first, "maximum": last}
+        if k == "string":
+            text: dict[str, Any] = {"type": "string"}
+            if self.max_length is not None:
+                text["maxLength"] = self.max_length
+            if self.pattern is not None:
+                text["pattern"] = self.pattern
+            return text
+        if k == "id":
+            id_text = {"type": "string", "maxLength": self.max_length or ID_MAX_LENGTH}
+            return {"anyOf": [id_text, {"type": "integer", "minimum": INT64_MIN, "maximum": UINT64_MAX}]}
+        if k == "timestamp":
+            numbers = [{"type": "number", "minimum": lo, "maximum": hi} for lo, hi in time_number_ranges(self.unit)]
+            return {"anyOf": [{"type": "string", "pattern": TIME_TEXT_PATTERN}, *numbers]}
+        others: dict[str, dict[str, Any]] = {
+            "float": number,
+            "enum": {"type": "string", "enum": list(self.values)},
+            "bool": {"type": "boolean"},
+            "json": {},
+            "map_string": {"type": "object", "additionalProperties": {"type": "string"}},
+            "map_uint": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": UINT64_MAX}},
+            "array_float": {"type": "array", "items": {"type": "number", "minimum": -FLOAT_MAX, "maximum": FLOAT_MAX}},
+        }
+        return others[k]
 
     def range_note(self) -> str:
         """What values the field accepts, as the docs state it (the validator enforces it)."""
