@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.alerts.evaluator import Evaluator
 from vitrina.alerts.figures import load_figures
@@ -23,7 +22,7 @@ from vitrina.alerts.source import SqlFigures
 from vitrina.alerts.state import StateStore
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
-from vitrina.models.window import as_utc
+from vitrina.models.window import RequestTime, as_utc
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ STATE_FILE = "alerts-state.json"
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a bool
 
-    now: datetime | None = None
+    now: Annotated[RequestTime | None, Field(strict=False)] = None
     dry_run: bool = False  # test the rules without changing states or notifying
 
 

@@ -7,27 +7,27 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
-from vitrina.models.window import as_utc
+from vitrina.models.window import RequestTime, as_utc
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
 class RunRequest(BaseModel):
-    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a time
+    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a bool
 
     names: list[str] | None = None
     full: bool = False
-    now: datetime | None = None  # the run's clock: tests drive late data and look-backs with it
+    now: Annotated[RequestTime | None, Field(strict=False)] = None  # the run's clock: tests drive late data and look-backs with it
 
 
 class ModelsService:

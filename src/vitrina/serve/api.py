@@ -20,7 +20,7 @@ from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.serve.errors import install_error_handlers
 from vitrina.serve.openapi import complete_openapi
-from vitrina.serve.responses import Flushed, Health, Ready, RollupSeries, SqlResult
+from vitrina.serve.responses import Flushed, FlushPending, Health, Ready, RollupSeries, SqlResult
 from vitrina.streams.declare import RESOLUTIONS
 from vitrina.warehouse.readonly import QueryRefused
 from vitrina.warehouse.rollups import read_rollup
@@ -113,7 +113,10 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         "/v1/flush",
         tags=["operations"],
         response_model=Flushed,
-        responses=error_responses({"409": "A Kafka or Redis transport: the loaders insert", "503": "Starting", "504": "Timed out"}),
+        responses={
+            202: {"model": FlushPending, "description": "Not all in ClickHouse within `timeout`; the insert goes on"},
+            **error_responses({"409": "A Kafka or Redis transport: the loaders insert", "503": "Starting"}),
+        },
     )
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
@@ -125,7 +128,8 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             kind = pipeline.settings.transport.kind
             return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
         if not pipeline.writer.flush(timeout):
-            return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
+            # Not a server error: the client's wait ended first (a 504 said the server failed).
+            return MsgspecJSON({"status": "pending", "message": f"not all in ClickHouse within {timeout:g} s; still inserting"}, 202)
         return MsgspecJSON({"status": "flushed"})
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

@@ -25,6 +25,11 @@ class Flushed(_Answer):
     status: Literal["flushed"]
 
 
+class FlushPending(_Answer):
+    status: Literal["pending"]
+    message: str
+
+
 class Column(_Answer):
     name: str
     type: str
