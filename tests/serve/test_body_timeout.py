@@ -85,3 +85,16 @@ def test_a_slow_body_within_the_timeout_is_stored(make_vitrina: Any) -> None:
     resp = httpx.post(f"{v.url}/v1/streams/metrics", content=slowly(), headers={"content-type": "application/json"}, timeout=10)
     assert resp.json() == {"accepted": 1, "rejected": []}
     assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = 'slow-but-in-time'") == 1
+
+
+def test_an_api_post_over_the_size_limit_is_413(make_vitrina: Any) -> None:
+    """The API's POSTs read their body into memory: the same limit as intake holds for them."""
+    v = make_vitrina("[limits]\nmax_body_bytes = 100000\n[models]\nenabled = false\n[alerts]\nenabled = false\n")
+
+    def chunks() -> Any:
+        for _ in range(20):
+            yield b"SELECT 1 -- " + b"x" * 10_000 + b"\n"
+
+    resp = httpx.post(f"{v.url}/v1/sql", content=chunks(), timeout=30)
+    assert resp.status_code == 413 and resp.json()["error"] == "body_too_large", resp.text
+    assert httpx.post(f"{v.url}/v1/sql", content=b"SELECT 1 AS one", timeout=30).json()["data"] == [{"one": 1}]

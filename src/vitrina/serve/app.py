@@ -17,22 +17,30 @@ from vitrina.serve.services import SERVICE_FACTORIES
 log = logging.getLogger(__name__)
 
 
-class BodyTimeout(BaseException):
-    """The request body did not arrive in time. A BaseException, so that it passes through
-    the apps' own `except Exception` handlers (which would answer 500) up to VitrinaApp."""
+class BodyRefused(BaseException):
+    """The request body did not arrive in time, or is over the size limit. A BaseException,
+    so that it passes through the apps' own `except Exception` handlers (which would answer
+    500) up to VitrinaApp, which answers it."""
+
+    def __init__(self, answer: HttpError) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
 
 
 class _TimedReceive:
-    """`receive` with a deadline for the body: uvicorn has none, and 300 half-sent bodies held
-    their connections for minutes. Once the body is complete, later calls (a wait for the
-    client to disconnect) are not timed."""
+    """`receive` with a deadline and a size limit for the body: uvicorn has neither, 300
+    half-sent bodies held their connections for minutes, and the API's POSTs read any size
+    into memory (intake checks its own, after gzip too). Once the body is complete, later calls
+    (a wait for the client to disconnect) are not timed."""
 
-    __slots__ = ("deadline", "done", "receive")
+    __slots__ = ("app", "deadline", "done", "receive", "size")
 
-    def __init__(self, receive: Receive, deadline: float) -> None:
+    def __init__(self, app: VitrinaApp, receive: Receive, deadline: float) -> None:
+        self.app = app
         self.receive = receive
         self.deadline = deadline
         self.done = False
+        self.size = 0
 
     async def __call__(self) -> dict[str, Any]:
         if self.done:
@@ -41,7 +49,10 @@ class _TimedReceive:
             async with asyncio.timeout_at(self.deadline):
                 message = await self.receive()
         except TimeoutError:
-            raise BodyTimeout() from None
+            raise BodyRefused(self.app.timed_out) from None
+        self.size += len(message.get("body", b""))
+        if self.size > self.app.max_body:
+            raise BodyRefused(self.app.too_large)
         if not message.get("more_body", False):
             self.done = True
         return message
@@ -50,9 +61,11 @@ class _TimedReceive:
 class VitrinaApp:
     def __init__(self, settings: Settings) -> None:
         self.body_timeout = settings.limits.body_timeout_s
-        self.timed_out = HttpError(
-            408, "body_timeout", f"the request body did not arrive within {self.body_timeout:g} s", [(b"connection", b"close")]
-        )
+        close = [(b"connection", b"close")]  # the rest of the body is never read
+        self.timed_out = HttpError(408, "body_timeout", f"the request body did not arrive within {self.body_timeout:g} s", close)
+        self.max_body = settings.limits.max_body_bytes
+        # No close: uvicorn reads and drops the rest, and the client gets to read the answer.
+        self.too_large = HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
         self.pipeline = Pipeline(settings)
         self.api = build_api(self.pipeline)
         self.services = [factory(self.pipeline) for factory in SERVICE_FACTORIES]
@@ -67,20 +80,20 @@ class VitrinaApp:
         if scope["type"] != "http":
             await self.intake(scope, receive, send)
             return
-        timed = _TimedReceive(receive, asyncio.get_running_loop().time() + self.body_timeout)
+        timed = _TimedReceive(self, receive, asyncio.get_running_loop().time() + self.body_timeout)
         try:
             await self.intake(scope, timed, send)
-        except BodyTimeout:
-            await self._answer_timeout(send)
+        except BodyRefused as exc:
+            await self._refuse_body(send, exc.answer)
 
-    async def _answer_timeout(self, send: Send) -> None:
-        """408 and close the connection (`connection: close` makes uvicorn close it once the
-        answer is written; the rest of the body is never read)."""
-        self.pipeline.metrics.requests.labels("408").inc()
-        body = self.timed_out.body()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *self.timed_out.headers]
+    async def _refuse_body(self, send: Send, answer: HttpError) -> None:
+        """408 or 413 (a 408 with `connection: close`, which makes uvicorn close the connection
+        once the answer is written)."""
+        self.pipeline.metrics.requests.labels(str(answer.status)).inc()
+        body = answer.body()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)), *answer.headers]
         try:
-            await send({"type": "http.response.start", "status": 408, "headers": headers})
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         except RuntimeError:  # an answer had already started: uvicorn closes the connection
             pass
