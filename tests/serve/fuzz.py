@@ -78,13 +78,8 @@ def _failure_lines(output: str) -> list[str]:
     return [ln.strip() for ln in block[: next((i for i, ln in enumerate(block) if not ln.strip()), len(block))]]
 
 
-def fuzz(url: str, requests: int, workdir: Path, seed: int = 1) -> FuzzResult:
-    """Run schemathesis against a server until about `requests` requests were made."""
-    operations = sum(len(ops) for ops in httpx.get(f"{url}/openapi.json", timeout=30).json()["paths"].values())
-    # Each operation gets up to N generated cases per phase; the coverage and examples phases
-    # add their own. Roughly 5 requests per operation and example, measured here.
-    per_operation = max(1, math.ceil(requests / operations / 5))
-    har = workdir / "fuzz.har"
+def _run_once(url: str, per_operation: int, workdir: Path, seed: int, result: FuzzResult) -> None:
+    har = workdir / f"fuzz-{seed}.har"
     cmd = [
         *(str(Path(sys.executable).with_name("st")), "--config-file", str(CONFIG), "--no-color", "run", f"{url}/openapi.json"),
         *("--checks", "all", "--max-examples", str(per_operation)),
@@ -92,13 +87,30 @@ def fuzz(url: str, requests: int, workdir: Path, seed: int = 1) -> FuzzResult:
         *("--report", "har", "--report-har-path", str(har), "--request-timeout", "60"),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=3600)
-    result = FuzzResult(schemathesis_exit=proc.returncode, failures=_failure_lines(proc.stdout))
+    with (workdir / "schemathesis.txt").open("a") as out:
+        out.write(proc.stdout + proc.stderr)
     if not har.exists():
         raise AssertionError(f"schemathesis made no report (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     _count(har, result)
-    if proc.returncode != 0 and not result.failures:
-        result.failures.append(f"schemathesis exited {proc.returncode}: {(proc.stdout + proc.stderr)[-2000:]}")
-    (workdir / "schemathesis.txt").write_text(proc.stdout + proc.stderr)
+    har.unlink()
+    failures = _failure_lines(proc.stdout)
+    if proc.returncode != 0 and not failures:
+        failures = [f"schemathesis exited {proc.returncode}: {(proc.stdout + proc.stderr)[-2000:]}"]
+    result.failures += [f"seed {seed}: {f}" for f in failures]
+    result.schemathesis_exit = result.schemathesis_exit or proc.returncode
+
+
+def fuzz(url: str, requests: int, workdir: Path, seed: int = 1) -> FuzzResult:
+    """Run schemathesis against a server, a new seed each round, until at least `requests`
+    requests were made (each round generates up to N cases per operation and phase; past a
+    few thousand requests a round adds fewer, as hypothesis runs out of new cases)."""
+    operations = sum(len(ops) for ops in httpx.get(f"{url}/openapi.json", timeout=30).json()["paths"].values())
+    per_operation = max(1, math.ceil(min(requests, 4000) / operations / 5))  # about 5 requests per case, measured
+    result = FuzzResult()
+    for round_seed in range(seed, seed + 50):
+        _run_once(url, per_operation, workdir, round_seed, result)
+        if result.requests >= requests:
+            break
     return result
 
 

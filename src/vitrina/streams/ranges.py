@@ -29,15 +29,19 @@ def uint_type(upper: int) -> str:
     return next(name for bound, name in UINTS if upper <= bound)
 
 
-def time_number_ranges(unit: str) -> list[tuple[int, int]]:
+def time_number_ranges(unit: str) -> list[tuple[int, float | int]]:
     """Closed ranges of epoch numbers that are valid times in `unit`: one per magnitude band
-    for "auto", each cut at the last whole unit before 2262-04-11T23:47:16.854775807Z (the
-    fraction of that last unit is valid too, but is left out of the documented range)."""
+    for "auto", each up to 2262-04-11T23:47:16.854775807Z (as a double, so a number a hair
+    below that end may be in the range and still refused: never the other way round)."""
     if unit != "auto":
-        return [(0, MAX_NS // UNIT_NS[unit])]
-    out = []
+        return [(0, _end(unit))]
+    out: list[tuple[int, float | int]] = []
     low = 0
     for below, band in AUTO_UNITS:
-        out.append((low, MAX_NS // UNIT_NS[band]))
+        out.append((low, _end(band)))
         low = int(below) if below != float("inf") else 0
     return out
+
+
+def _end(unit: str) -> float | int:
+    return MAX_NS if unit == "ns" else MAX_NS / UNIT_NS[unit]

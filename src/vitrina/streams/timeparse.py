@@ -53,6 +53,8 @@ def to_epoch_ns(value: str | int | float, unit: str = "auto") -> int:
     else:
         if value != value or value in (float("inf"), float("-inf")):
             raise TimeError("a time must be a finite number")
+        if value < 0:  # before it is rounded: -1e-200 s is not 1970-01-01
+            raise TimeError("time out of range (1970-01-01 .. 2262-04-11T23:47:16.854775807Z)")
         scale = UNIT_NS[_auto_unit(value) if unit == "auto" else unit]
         if isinstance(value, int):
             ns = value * scale
