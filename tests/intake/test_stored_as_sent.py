@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,16 @@ def test_an_unexpected_error_on_intake_is_a_json_500_with_a_logged_traceback(tmp
     body = assert_json_error(resp, 500)
     assert body["error"] == "internal"
     assert any(r.exc_info and "POST /v1/streams/metrics failed" in r.getMessage() for r in caplog.records)
+
+
+def test_members_are_bounded_in_number(vitrina: VitrinaProcess) -> None:
+    """Each gzip member costs setup time on the event loop: 500,000 empty ones (10 MiB) are
+    refused at the 1,001st, fast, instead of being inflated for seconds."""
+    mark = marker()
+    member = gzip.compress(b" ")
+    ok = gzip.compress(json.dumps(sample("metrics", mark)).encode()) + member * 999
+    assert vitrina.post("/v1/streams/metrics", content=ok, headers=JSON | {"content-encoding": "gzip"}).json()["accepted"] == 1
+    many = gzip.compress(b"") * (10 * 1024 * 1024 // len(gzip.compress(b"")))
+    t0 = time.monotonic()
+    body = assert_json_error(vitrina.post("/v1/streams/metrics", content=many, headers=JSON | {"content-encoding": "gzip"}), 400)
+    assert "more than 1000 gzip members" in body["message"] and time.monotonic() - t0 < 5
