@@ -58,8 +58,24 @@ class LimitSettings:
 
 @dataclass(frozen=True)
 class SqlSettings:
-    max_rows: int = 100_000
-    timeout_s: float = 30.0
+    """Analysts' read-only SQL (`/v1/sql`, `vitrina sql`): the limits every query runs under
+    (ClickHouse settings of the reader sessions, which a reader cannot change) and how many
+    queries run at once (docs/SQL.md)."""
+
+    max_rows: int = 100_000  # rows in an answer; the rest are cut off and the answer says `truncated`
+    timeout_s: float = 30.0  # a query stops after this long (408)
+    max_memory_mb: int = 1024  # memory one query may use (max_memory_usage); beyond it, 400
+    max_result_mb: int = 256  # size of one query's result before it is encoded (max_result_bytes)
+    max_threads: int = 2  # threads one query may use (0: ClickHouse's default, one per core)
+    concurrency: int = 4  # queries running at once, each on its own reader session
+    queue_timeout_s: float = 10.0  # a query beyond `concurrency` waits this long at most, then 503
+
+    def __post_init__(self) -> None:
+        for name in ("max_rows", "timeout_s", "max_memory_mb", "max_result_mb", "concurrency", "queue_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"[sql] {name} must be positive, not {getattr(self, name)!r}")
+        if self.max_threads < 0:
+            raise ConfigError(f"[sql] max_threads must be 0 (ClickHouse's default) or more, not {self.max_threads!r}")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from vitrina.auth.keys import KeyStore
 from vitrina.config import Settings
 from vitrina.intake.validate import Checked, StreamValidator
 from vitrina.load.batches import dead_letters, problem_reason
@@ -26,12 +27,13 @@ from vitrina.warehouse.schema import migrate
 log = logging.getLogger(__name__)
 
 
-def rejected_rows(stream: str, source: str, checked: Checked) -> bytes:
-    """The rejected table's rows for a request's bad items (position: the item's index)."""
+def rejected_rows(stream: str, source: str, checked: Checked, key: str = "") -> bytes:
+    """The rejected table's rows for a request's bad items (position: the item's index), sent
+    with the API key named `key`."""
     items = [
         ("" if p.index is None else str(p.index), problem_reason(p), raw) for p, raw in zip(checked.problems, checked.raws, strict=False)
     ]
-    return dead_letters(stream, source, items)
+    return dead_letters(stream, source, items, key)
 
 
 class Pipeline:
@@ -47,6 +49,8 @@ class Pipeline:
             lambda: self.writer.pending_rows if self.writer else 0,
             lambda: self.writer.unloaded_rows if isinstance(self.writer, WalWriter) else 0,
         )
+        # With [auth] on: the keys requests are checked against (auth/guard.py, /readyz).
+        self.keys = KeyStore(settings.keys_path) if settings.auth.enabled else None
         self.ready = False
         self.started_at = time.time()
         self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
@@ -57,7 +61,7 @@ class Pipeline:
         applied = migrate(self.warehouse, self.streams.values(), s.retention)
         if applied:
             log.info("schema migrations applied: %s", applied)
-        self.sql = ReadOnlySql(self.warehouse, max_rows=s.sql.max_rows, timeout_s=s.sql.timeout_s)
+        self.sql = ReadOnlySql(self.warehouse, s.sql)
         self.writer = self._writer(self.warehouse)
         self.writer.start(loop)
         self.log = open_log(s, loop)
@@ -98,12 +102,13 @@ class Pipeline:
     def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Awaitable[None]:
         """Insert the good rows and keep the rejected items; the result is done once both are
         durable (in the write-ahead log or ClickHouse, or with a log transport in the log).
-        `key` keeps one producer's events in order on a log. Call count_stored() after it.
+        `key` (the API key's name) keeps one producer's events in order on a log, and is kept with
+        the rejected items. Call count_stored() after it.
 
         A plain function, not a coroutine: for the common request (all items good) it hands
         back the writer's future itself, a measurable saving per single-event request."""
         if self.log is not None:
-            rejected = rejected_rows(stream, source, checked) if checked.problems else b""
+            rejected = rejected_rows(stream, source, checked, key.decode() if key else "") if checked.problems else b""
             return self.log.send(stream, checked.rows, rejected, key)
         assert self.writer is not None
         if checked.count and not checked.problems:
@@ -112,7 +117,8 @@ class Pipeline:
         if checked.count:
             waits.append(self.writer.submit(stream, checked.rows, checked.count))
         if checked.problems:
-            waits.append(self.writer.submit(REJECTED_TABLE, rejected_rows(stream, source, checked), len(checked.problems)))
+            rejected = rejected_rows(stream, source, checked, key.decode() if key else "")
+            waits.append(self.writer.submit(REJECTED_TABLE, rejected, len(checked.problems)))
         return _all(waits)
 
     def count_stored(self, stream: str, checked: Checked) -> None:

@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from tests.conftest import VitrinaProcess
-from vitrina.warehouse.readonly import _single_statement
 
 
 def test_select_returns_meta_data_rows(vitrina: VitrinaProcess) -> None:
@@ -62,20 +61,3 @@ def test_time_limit(make_vitrina: object) -> None:
     v = make_vitrina("[sql]\ntimeout_s = 0.5\n")  # type: ignore[operator]
     resp = httpx.get(f"{v.url}/v1/sql", params={"query": "SELECT count() FROM numbers(100000000000)"}, timeout=30)
     assert resp.status_code == 408 and "time limit" in resp.json()["message"]
-
-
-@pytest.mark.parametrize(
-    "sql,single",
-    [
-        ("SELECT 1", True),
-        ("SELECT 1;", True),
-        ("SELECT ';'", True),
-        ("SELECT 1 -- ; x\n", True),
-        ("SELECT /* ; */ 1", True),
-        ("SELECT `a;b` FROM t", True),
-        ("SELECT 1; SELECT 2", False),
-        ("SELECT 'it''s'; DROP TABLE t", False),
-    ],
-)
-def test_single_statement(sql: str, single: bool) -> None:
-    assert _single_statement(sql) is single

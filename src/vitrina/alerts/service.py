@@ -20,6 +20,7 @@ from vitrina.alerts.rules import load_rules
 from vitrina.alerts.settings import AlertSettings
 from vitrina.alerts.source import SqlFigures
 from vitrina.alerts.state import StateStore
+from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.window import RequestTime, as_utc
@@ -60,12 +61,14 @@ class AlertsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/alerts", tags=["alerts"], responses=error_responses({"503": "Starting"}))
+        @api.get("/v1/alerts", tags=["alerts"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
         async def alerts() -> list[dict[str, Any]]:
             """Rules and the state of each of their alerts."""
             return await asyncio.to_thread(self._evaluator().table)
 
-        @api.post("/v1/alerts/evaluate", tags=["alerts"], responses=error_responses({"503": "Starting"}))
+        @api.post(
+            "/v1/alerts/evaluate", tags=["alerts"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.OPERATE)
+        )
         async def evaluate(body: EvaluateRequest) -> dict[str, Any]:
             """One evaluation round now (or at `now`); `dry_run` only reports the conditions."""
             ev, now = self._evaluator(), as_utc(body.now) if body.now else None

@@ -1,20 +1,25 @@
 """Checking requests against the keys when `[auth] enabled`: which key a request carries, may
-it send this stream (and this many events now), may it read. Health, metrics and the API docs
-stay open; a dashboard page opened with `?key=TOKEN` keeps the key in an HttpOnly cookie, so the
-page's own requests carry it."""
+it send this stream (and this many events now), may it read, may it operate. What each route
+needs is declared with the route (auth/scopes.py); health, readiness and the API docs are open,
+`/metrics` as `[auth] metrics` says. A dashboard page opened with `?key=TOKEN` keeps the key in
+an HttpOnly cookie, so the page's own requests carry it.
+
+While the key file cannot be read no key is trusted: requests that need one get 503."""
 
 from __future__ import annotations
 
 import math
 from urllib.parse import parse_qs
 
-from vitrina.auth.keys import ApiKey, KeyStore
+from prometheus_client import CollectorRegistry, Gauge
+
+from vitrina.auth.keys import ApiKey, KeyStore, KeysUnavailable
 from vitrina.auth.limits import RateLimiter
+from vitrina.auth.scopes import RouteScopes, Scope
 from vitrina.intake.errors import HttpError
 
 COOKIE = b"vitrina_key"
-OPEN_PATHS = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"}
-OPEN_PREFIXES = ("/static/swagger/", "/dashboards/static/")
+RETRY_AFTER_S = b"1"  # the key file is looked at again every second
 
 
 def token_of(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -33,15 +38,29 @@ def token_of(headers: list[tuple[bytes, bytes]]) -> bytes | None:
     return cookie
 
 
+def keys_unavailable(problem: KeysUnavailable) -> HttpError:
+    message = f"no API key can be checked: {problem.public}; the operator must fix it (the server rereads it every second)"
+    return HttpError(503, "keys_unavailable", message, [(b"retry-after", RETRY_AFTER_S)])
+
+
 class Guard:
-    def __init__(self, store: KeyStore) -> None:
+    def __init__(self, store: KeyStore, routes: RouteScopes, registry: CollectorRegistry | None = None) -> None:
         self.store = store
+        self.routes = routes
         self.limiter = RateLimiter()
+        if registry is not None:
+            readable = Gauge("vitrina_auth_key_file_readable", "1 while the key file can be read; 0: no key is trusted", registry=registry)
+            readable.set_function(lambda: 0.0 if store.problem() else 1.0)
+            count = Gauge("vitrina_auth_keys", "API keys trusted now", registry=registry)
+            count.set_function(store.count)
 
     def key(self, token: bytes | None) -> ApiKey:
         if not token:
             raise HttpError(401, "missing_key", "this vitrina needs an API key: send Authorization: Bearer KEY or X-API-Key: KEY")
-        key = self.store.find(token)
+        try:
+            key = self.store.find(token)
+        except KeysUnavailable as exc:
+            raise keys_unavailable(exc) from None
         if key is None:
             raise HttpError(401, "unknown_key", "the API key is not known (revoked, or mistyped)")
         return key
@@ -57,12 +76,17 @@ class Guard:
             message = f"the key {key.name!r} may send {key.rate:g} events/s; retry in {wait:.2f} s"
             raise HttpError(429, "rate_limited", message, [(b"retry-after", str(math.ceil(wait)).encode())])
 
-    def reader(self, path: str, token: bytes | None) -> None:
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+    def allow(self, method: str, path: str, token: bytes | None) -> None:
+        """A request to the API (not intake): may its key do what the route needs?"""
+        scope = self.routes.of(method, path)
+        if scope is Scope.OPEN:
             return
         key = self.key(token)
-        if not key.read:
-            raise HttpError(403, "read_not_allowed", f"the key {key.name!r} may send events but not read")
+        if scope is Scope.OPERATE and not key.operate:
+            what = "run models, reports or alert rounds, or flush"
+            raise HttpError(403, "operate_not_allowed", f"the key {key.name!r} may not {what}: that needs a key made with --operate")
+        if scope is Scope.READ and not key.read:
+            raise HttpError(403, "read_not_allowed", f"the key {key.name!r} may not read: that needs a key made with --read")
 
 
 def cookie_header(token: bytes) -> bytes:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vitrina.cli.remote import call
+from vitrina.cli.remote import KeyOpt, call
 
 console = Console(stderr=True)
 out = Console()
@@ -20,15 +20,15 @@ DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data fol
 UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")]
 
 
-def _call(method: str, url: str, **kw: Any) -> Any:
-    return call(method, url, timeout=120, **kw)
+def _call(method: str, url: str, key: str | None, **kw: Any) -> Any:
+    return call(method, url, key=key, timeout=120, **kw)
 
 
 def register(app: typer.Typer) -> None:
     alerts = typer.Typer(help="Alert rules: states, a check now, Prometheus export.", no_args_is_help=True)
 
     @alerts.command("list")
-    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None) -> None:
+    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
         """The rules, their PromQL equivalent and the state of their alerts."""
         from vitrina.alerts.prometheus import expr
         from vitrina.alerts.rules import load_rules
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         target = url or running_url(settings.data_dir)
         states: dict[str, list[str]] = {}
         if target:
-            for rule in _call("GET", f"{target}/v1/alerts"):
+            for rule in _call("GET", f"{target}/v1/alerts", key):
                 states[rule["name"]] = [f"{i['state']} {json.dumps(i['labels'])}" for i in rule["instances"]]
         else:
             for inst in StateStore(settings.data_dir / STATE_FILE).load().values():
@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
         out.print(table)
 
     @alerts.command("check")
-    def check(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None) -> None:
-        """Validate the rules and test them now (no state change, no notification)."""
+    def check(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
+        """Validate the rules and test them now (no state change, no notification; through a
+        server: an --operate key)."""
         from vitrina.alerts.rules import load_rules
         from vitrina.cli.main import _settings
         from vitrina.serve.server import running_url
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings(config, data_dir=data_dir)  # a bad rule stops here with its reason
         rules = load_rules(settings.alerts)
         target = url or running_url(settings.data_dir)
-        checks = _call("POST", f"{target}/v1/alerts/evaluate", json={"dry_run": True})["checks"] if target else _check_local(settings)
+        checks = _call("POST", f"{target}/v1/alerts/evaluate", key, json={"dry_run": True})["checks"] if target else _check_local(settings)
         table = Table("rule", "labels", "value", "limit", "condition")
         for c in checks:
             table.add_row(

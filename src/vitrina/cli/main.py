@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -15,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vitrina import __version__
-from vitrina.cli.remote import call
+from vitrina.cli.remote import KeyOpt, call
 from vitrina.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="vitrina: marketplace telemetry into ClickHouse, with rollups, SQL and a simulator.", no_args_is_help=True)
@@ -101,31 +102,39 @@ def sql(
     config: ConfigOpt = None,
     url: Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    key: KeyOpt = None,
 ) -> None:
-    """Run a read-only query against a running `vitrina up`, or the data folder if none runs."""
+    """Run a read-only query against a running `vitrina up` (with \\[auth]: a --read key), or the
+    data folder if none runs (the same checks and limits either way: docs/SQL.md)."""
     from vitrina.serve.server import running_url
 
     settings = _settings(config, data_dir=data_dir)
     target = url or running_url(settings.data_dir)
     if target:
-        headers = {"content-type": "text/plain"}
-        body = call("POST", f"{target}/v1/sql", content=query.encode(), headers=headers, timeout=settings.sql.timeout_s + 5)
+        wait = settings.sql.timeout_s + settings.sql.queue_timeout_s + 5
+        body = call("POST", f"{target}/v1/sql", key=key, json={"query": query}, timeout=wait)
         _print_result(body, fmt)
         return
+    _print_result(_sql_offline(settings, query), fmt)
+
+
+def _sql_offline(settings: Settings, query: str) -> dict[str, Any]:
+    """The query on the data folder, through the same guard and limits as the server's."""
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.readonly import QueryRefused, ReadOnlySql
 
     wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
-    reader = ReadOnlySql(wh, max_rows=settings.sql.max_rows, timeout_s=settings.sql.timeout_s)
+    reader = ReadOnlySql(wh, replace(settings.sql, concurrency=1))
     try:
         result = reader.run(query)
     except QueryRefused as exc:
-        console.print(f"[red]{exc.status}:[/red] {exc.message}")
+        console.print(f"[red]{exc.status}:[/red] {escape(exc.message)}")
         raise typer.Exit(1) from None
     finally:
         reader.close()
         wh.close()
-    _print_result({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated}, fmt)
+    body: dict[str, Any] = json.loads(result.body())  # the server's answer, byte for byte
+    return body
 
 
 @app.command()
@@ -137,6 +146,7 @@ def simulate(
     batch: Annotated[Optional[int], typer.Option(help="Events per request (default: by rate).")] = None,
     bad_fraction: Annotated[float, typer.Option(help="Share of deliberately invalid events.")] = 0.0,
     seed: Annotated[Optional[int], typer.Option(help="Random seed for repeatable traffic.")] = None,
+    key: KeyOpt = None,
 ) -> None:
     """Send realistic traffic (the seeds' distributions) and print a summary."""
     from vitrina.sim.generators import GENERATORS
@@ -147,8 +157,29 @@ def simulate(
     if unknown:
         console.print(f"[red]no simulator for {unknown}[/red]; streams: {', '.join(sorted(GENERATORS))}")
         raise typer.Exit(2)
-    summary = run_with_progress(url, streams, rate, duration, batch=batch, seed=seed, console=console, bad_fraction=bad_fraction)
+    summary = run_with_progress(url, streams, rate, duration, batch=batch, seed=seed, console=console, bad_fraction=bad_fraction, key=key)
     out.print(summary.table())
+
+
+@app.command()
+def flush(
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    url: Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 30.0,
+    key: KeyOpt = None,
+) -> None:
+    """Insert what the running server's write-ahead log holds now, and return once everything
+    acknowledged before is in ClickHouse (with \\[auth]: an --operate key)."""
+    from vitrina.serve.server import running_url
+
+    settings = _settings(config, data_dir=data_dir)
+    target = url or running_url(settings.data_dir)
+    if not target:
+        console.print(f"[red]no vitrina runs on {escape(str(settings.data_dir))}[/red] (pass --url for another one)")
+        raise typer.Exit(1)
+    call("POST", f"{target}/v1/flush", key=key, params={"timeout": timeout}, timeout=timeout + 5)
+    console.print("flushed")
 
 
 @app.command()
@@ -165,7 +196,7 @@ def streams(config: ConfigOpt = None) -> None:
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
-STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys")
+STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys", "deploy")
 for _module in STAGE_COMMANDS:
     importlib.import_module(f"vitrina.cli.{_module}").register(app)
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vitrina.cli.remote import call
+from vitrina.cli.remote import KeyOpt, call
 from vitrina.config import Settings
 
 console = Console(stderr=True)
@@ -49,8 +49,8 @@ def local_runner(settings: Settings) -> Iterator[Any]:
         wh.close()
 
 
-def _call(method: str, url: str, **kw: Any) -> Any:
-    return call(method, url, timeout=600, **kw)
+def _call(method: str, url: str, key: str | None, **kw: Any) -> Any:
+    return call(method, url, key=key, timeout=600, **kw)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,14 +63,15 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
         config: ConfigOpt = None,
         url: UrlOpt = None,
+        key: KeyOpt = None,
     ) -> None:
-        """Run models now and print what each wrote."""
+        """Run models now and print what each wrote (through a server: an --operate key)."""
         from vitrina.models.spec import ModelError
 
         settings, target = _target(config, data_dir, url)
         names = [name] if name else None
         if target:
-            results = _call("POST", f"{target}/v1/models/run", json={"names": names, "full": full})
+            results = _call("POST", f"{target}/v1/models/run", key, json={"names": names, "full": full})
         else:
             with local_runner(settings) as runner:
                 try:
@@ -88,11 +89,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @models.command("list")
-    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None) -> None:
+    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
         """Models with their dependencies, cadence and last run (when, rows, duration)."""
         settings, target = _target(config, data_dir, url)
         if target:
-            status = _call("GET", f"{target}/v1/models")
+            status = _call("GET", f"{target}/v1/models", key)
         else:
             with local_runner(settings) as runner:
                 status = runner.status()

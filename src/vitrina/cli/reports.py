@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vitrina.cli.models import ConfigOpt, DataDirOpt, UrlOpt, _call, _target, local_runner
+from vitrina.cli.remote import KeyOpt
 
 console = Console(stderr=True)
 
@@ -25,16 +26,20 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
         config: ConfigOpt = None,
         url: UrlOpt = None,
+        key: KeyOpt = None,
     ) -> None:
-        """Write per-seller reports (CSV, Parquet, HTML) for one period to \\[reports] destination."""
+        """Write per-seller reports (CSV, Parquet, HTML) for one period to \\[reports] destination
+        (through a server: an --operate key)."""
         from vitrina.reports.content import SOURCE_MODEL, ModelsMissing
         from vitrina.reports.service import destination_of, requested_period
 
         settings, target = _target(config, data_dir, url)
         sellers = list(seller or [])
         if target:
-            _call("POST", f"{target}/v1/models/run", json={"names": [SOURCE_MODEL]})
-            written: dict[str, Any] = _call("POST", f"{target}/v1/reports/run", json={"period": when, "kind": every, "sellers": sellers})
+            _call("POST", f"{target}/v1/models/run", key, json={"names": [SOURCE_MODEL]})
+            written: dict[str, Any] = _call(
+                "POST", f"{target}/v1/reports/run", key, json={"period": when, "kind": every, "sellers": sellers}
+            )
         else:
             from vitrina.reports.writer import write_period
 

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from vitrina.auth.guard import Guard, cookie_header, page_key, token_of
-from vitrina.auth.keys import KeyStore
+from vitrina.auth.scopes import RouteScopes
 from vitrina.intake.errors import HttpError
 from vitrina.intake.gzipbody import GzipError, TooLarge, inflate
 from vitrina.intake.validate import BadBody, Checked
@@ -71,8 +71,8 @@ class IntakeApp:
         # Per-request bookkeeping is a measurable share of a single-event request: the
         # counters' children are looked up once per status, not on every request.
         self._status_counters: dict[int, Any] = {}
-        settings = pipeline.settings
-        self.guard = Guard(KeyStore(settings.keys_path)) if settings.auth.enabled else None
+        keys = pipeline.keys
+        self.guard = Guard(keys, RouteScopes(fallback), pipeline.metrics.registry) if keys is not None else None
 
     def _route(self, path: str) -> Route | None:
         route = self._routes.get(path)
@@ -152,13 +152,13 @@ class IntakeApp:
         return self._answer(route, checked)
 
     async def _may_read(self, scope: Scope, send: Send) -> bool:
-        """With keys on, everything but intake, health, metrics and docs needs a read key. A
+        """With keys on, an API request needs a key with its route's scope (auth/scopes.py). A
         dashboard page opened with ?key= stores it in a cookie and reloads without it."""
         assert self.guard is not None
         path: str = scope["path"]
         given = page_key(path, scope.get("query_string", b""))
         try:
-            self.guard.reader(path, given or token_of(scope["headers"]))
+            self.guard.allow(scope["method"], path, given or token_of(scope["headers"]))
         except HttpError as exc:
             await _respond(send, exc.status, exc.body(), exc.headers)
             return False

@@ -46,14 +46,15 @@ class _DeadLetter(msgspec.Struct):
     position: str
     reason: str
     raw: str
+    key: str = ""  # the API key that sent it
 
 
 _encoder = msgspec.json.Encoder()
 
 
-def dead_letters(stream: str, source: str, items: list[tuple[str, str, bytes]]) -> bytes:
-    """JSONEachRow rows of the rejected table for (position, reason, raw) items."""
-    return _encoder.encode_lines([_DeadLetter(stream, source, position, reason, _raw(raw)) for position, reason, raw in items])
+def dead_letters(stream: str, source: str, items: list[tuple[str, str, bytes]], key: str = "") -> bytes:
+    """JSONEachRow rows of the rejected table for (position, reason, raw) items sent with `key`."""
+    return _encoder.encode_lines([_DeadLetter(stream, source, position, reason, _raw(raw), key) for position, reason, raw in items])
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
@@ -40,12 +41,17 @@ class ModelsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/models", tags=["models"], responses=error_responses({"503": "Starting"}))
+        @api.get("/v1/models", tags=["models"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
         async def models() -> list[dict[str, Any]]:
             """Models with their dependencies, cadence and last run."""
             return await asyncio.to_thread(self._runner().status)
 
-        @api.post("/v1/models/run", tags=["models"], responses=error_responses({"404": "Unknown model", "503": "Starting"}))
+        @api.post(
+            "/v1/models/run",
+            tags=["models"],
+            responses=error_responses({"404": "Unknown model", "503": "Starting"}),
+            openapi_extra=needs(Scope.OPERATE),
+        )
         async def run(body: RunRequest) -> list[dict[str, Any]]:
             """Run models (all, or the named ones after their dependencies) now."""
             now = as_utc(body.now) if body.now else None

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from vitrina.auth.scopes import Scope, needs
 from vitrina.config import Settings
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
@@ -63,6 +64,7 @@ class ReportsService:
     def routes(self, api: FastAPI) -> None:
         @api.post(
             "/v1/reports/run",
+            openapi_extra=needs(Scope.OPERATE),
             tags=["reports"],
             responses=error_responses({"400": "A bad period", "409": "The models have not run for it", "503": "Starting"}),
         )

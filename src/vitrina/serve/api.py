@@ -12,17 +12,18 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.concurrency import run_in_threadpool
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
+from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.serve.errors import install_error_handlers
 from vitrina.serve.openapi import complete_openapi
-from vitrina.serve.responses import Flushed, FlushPending, Health, Ready, RollupSeries, SqlResult
+from vitrina.serve.responses import Flushed, FlushPending, Health, Ready, RollupSeries
+from vitrina.serve.sql_http import SQL_BODY, SQL_RESPONSES, cross_site
 from vitrina.streams.declare import RESOLUTIONS
-from vitrina.warehouse.readonly import QueryRefused
+from vitrina.warehouse.readonly import QueryRefused, retry_after
 from vitrina.warehouse.rollups import read_rollup
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ def build_api(pipeline: Pipeline) -> FastAPI:
     # Swagger UI is served from the installed package: the docs work offline.
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 
-    @app.get("/docs", include_in_schema=False)
+    # Each route says what a key needs to call it when [auth] is on (auth/scopes.py); the
+    # default is a read key.
+    @app.get("/docs", include_in_schema=False, openapi_extra=needs(Scope.OPEN))
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
@@ -97,17 +100,27 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
 
-    @app.get("/healthz", tags=["operations"], response_model=Health)
+    @app.get("/healthz", tags=["operations"], response_model=Health, openapi_extra=needs(Scope.OPEN))
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], response_model=Ready, responses=error_responses({"503": "Starting or stopping"}))
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Ready,
+        responses=error_responses({"503": "Starting or stopping, or the key file cannot be read"}),
+        openapi_extra=needs(Scope.OPEN),
+    )
     def readyz() -> Response:
-        """The warehouse is open and the writer runs: intake can take events."""
-        if pipeline.ready:
-            return MsgspecJSON({"status": "ready"})
-        return _error(503, "not_ready", "starting or stopping")
+        """The warehouse is open and the writer runs, and with [auth] the key file can be read:
+        intake can take events."""
+        if not pipeline.ready:
+            return _error(503, "not_ready", "starting or stopping")
+        keys_problem = pipeline.keys.problem() if pipeline.keys is not None else None
+        if keys_problem is not None:
+            return _error(503, "keys_unavailable", f"no API key can be checked: {keys_problem.public}")
+        return MsgspecJSON({"status": "ready"})
 
     @app.post(
         "/v1/flush",
@@ -117,6 +130,7 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             202: {"model": FlushPending, "description": "Not all in ClickHouse within `timeout`; the insert goes on"},
             **error_responses({"409": "A Kafka or Redis transport: the loaders insert", "503": "Starting"}),
         },
+        openapi_extra=needs(Scope.OPERATE),
     )
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
@@ -132,27 +146,29 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return MsgspecJSON({"status": "pending", "message": f"not all in ClickHouse within {timeout:g} s; still inserting"}, 202)
         return MsgspecJSON({"status": "flushed"})
 
-    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, openapi_extra=needs(pipeline.settings.auth.metrics))
     def metrics() -> Response:
         """The pipeline's own metrics in Prometheus text format."""
         return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def run_sql(query: str) -> Response:
+    async def run_sql(request: Request, query: str) -> Response:
+        refused = cross_site(request)
+        if refused is not None:
+            return refused
         assert pipeline.sql is not None
         try:
-            result = pipeline.sql.run(query)
+            result = await pipeline.sql.run_async(query)
         except QueryRefused as exc:
-            return _error(exc.status, "query_refused", exc.message)
-        return MsgspecJSON({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated})
+            return JSONResponse(exc.body(), status_code=exc.status, headers=retry_after(exc))
+        return Response(result.body(), media_type="application/json")
 
-    sql_errors = error_responses({"400": "Not one valid query", "403": "Not read-only", "408": "Over the time limit"})
+    @app.get("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra=needs(Scope.READ))
+    async def sql_get(request: Request, query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
+        """Run one read-only query (docs/SQL.md): SELECT, WITH, DESCRIBE, SHOW or EXPLAIN; anything
+        else, and INTO OUTFILE, FORMAT, SETTINGS, file/URL functions, is refused with 403."""
+        return await run_sql(request, query)
 
-    @app.get("/v1/sql", tags=["read"], response_model=SqlResult, responses=sql_errors)
-    def sql_get(query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
-        """Run one read-only query (writes, DDL and settings are refused with 403)."""
-        return run_sql(query)
-
-    @app.post("/v1/sql", tags=["read"], response_model=SqlResult, responses=sql_errors)
+    @app.post("/v1/sql", tags=["read"], responses=SQL_RESPONSES, openapi_extra={**needs(Scope.READ), **SQL_BODY})
     async def sql_post(request: Request) -> Response:
         """The query as the text body, or as JSON `{"query": "..."}`."""
         raw = await request.body()
@@ -160,11 +176,11 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
                 text = msgspec.json.decode(raw, type=dict[str, str])["query"]
-            except (msgspec.DecodeError, KeyError):
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError):
                 return _error(400, "malformed_body", 'send {"query": "SELECT ..."} or the query as text')
-        return await run_in_threadpool(run_sql, text)
+        return await run_sql(request, text)
 
-    @app.get("/v1/streams", tags=["streams"])
+    @app.get("/v1/streams", tags=["streams"], openapi_extra=needs(Scope.READ))
     def streams() -> list[dict[str, Any]]:
         """Declared streams with their fields and rollups."""
         return [describe(name) for name in pipeline.streams]
@@ -205,6 +221,7 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         tags=["read"],
         response_model=RollupSeries,
         responses=error_responses({"400": "A bad parameter", "404": "Unknown stream or rollup"}),
+        openapi_extra=needs(Scope.READ),
     )
     def rollups(
         request: Request,

@@ -229,10 +229,12 @@ async def simulate(
     concurrency: int = 16,
     timeout: float = 10.0,
     stop: asyncio.Event | None = None,
+    key: str | None = None,
 ) -> Summary:
     """Send `rate` events/s in total, split evenly over `streams`, for `duration` seconds
     (None: until `stop` is set or the task is cancelled). `diurnal` scales the site_events
-    rate by the hour of the day. Returns the counts; `progress` gets them every ~0.25 s."""
+    rate by the hour of the day; `key` is an API key that may send them. Returns the counts;
+    `progress` gets them every ~0.25 s."""
     if not streams:
         raise ValueError("choose at least one stream")
     if rate <= 0:
@@ -256,7 +258,8 @@ async def simulate(
             if progress is not None:
                 progress(summary)
 
-    async with httpx.AsyncClient(base_url=url.rstrip("/"), limits=limits, timeout=timeout) as client:
+    headers = {"authorization": f"Bearer {key}"} if key else None
+    async with httpx.AsyncClient(base_url=url.rstrip("/"), limits=limits, timeout=timeout, headers=headers) as client:
         sender = _Sender(client, summary, concurrency)
         reporter = asyncio.create_task(report())
         try:
@@ -287,6 +290,7 @@ def run_with_progress(
     *,
     bad_fraction: float = 0.0,
     diurnal: bool = False,
+    key: str | None = None,
 ) -> Summary:
     """`simulate` with a live progress line; Ctrl-C stops it and still returns the counts."""
     columns = (
@@ -318,7 +322,9 @@ def run_with_progress(
                 p99=s.p99 * 1000,
             )
 
-        coro = simulate(url, streams, rate, duration, batch=batch, seed=seed, progress=show, bad_fraction=bad_fraction, diurnal=diurnal)
+        coro = simulate(
+            url, streams, rate, duration, batch=batch, seed=seed, progress=show, bad_fraction=bad_fraction, diurnal=diurnal, key=key
+        )
         try:
             return asyncio.run(coro)
         except KeyboardInterrupt:

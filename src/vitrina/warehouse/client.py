@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +12,51 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from vitrina.config import SqlSettings
+
+# ClickHouse pauses a query while one of a higher priority (a lower number) runs: readers
+# yield to inserts, so analysts' queries slow ingestion less (bench/reader_priority.py).
+INSERT_PRIORITY, READER_PRIORITY = 1, 2
 
 # Settings every insert carries. The dedup window makes a retried batch (same token) a no-op,
 # and dependent materialized views deduplicate with it so rollups never count a batch twice.
 INSERT_SETTINGS = {
     "deduplicate_blocks_in_dependent_materialized_views": 1,
     "input_format_skip_unknown_fields": 0,
+    "priority": INSERT_PRIORITY,
 }
+
+
+def reader_settings(limits: SqlSettings) -> dict[str, object]:
+    """The ClickHouse settings of a reader's session. `limit` caps the rows of the outermost
+    query only (one more than max_rows, so a cut is seen); the rest bound one query's memory,
+    result, threads and time, let inserts go first, and make ClickHouse's JSON output safe and
+    exact (UTF-8 checked, 64-bit and wider integers as numbers, times in ISO 8601 UTC)."""
+    settings: dict[str, object] = {
+        "limit": limits.max_rows + 1,
+        "max_execution_time": limits.timeout_s,
+        "max_memory_usage": limits.max_memory_mb * 1024 * 1024,
+        "max_result_bytes": limits.max_result_mb * 1024 * 1024,
+        "result_overflow_mode": "'throw'",
+        "output_format_json_validate_utf8": 1,
+        "output_format_json_quote_64bit_integers": 0,
+        "output_format_json_quote_denormals": 0,
+        "date_time_output_format": "'iso'",
+        "priority": READER_PRIORITY,
+    }
+    if limits.max_threads:
+        settings["max_threads"] = limits.max_threads
+    return settings
+
+
+def drain(client: Client) -> None:
+    """After a failed query: chdb hands what that query had already written of its answer to
+    the next query on the same handle (which then fails, or answers another query's rows);
+    one throwaway query takes it."""
+    with contextlib.suppress(ClickHouseError):
+        client.raw_query("SELECT 1")
 
 
 @dataclass(frozen=True)
@@ -70,25 +109,29 @@ class Warehouse:
     def _new_client(self) -> Client:
         return clickhouse_connect.get_client(dsn=self._connect_url, database=None)
 
-    def reader(self, *, max_rows: int, timeout_s: float) -> Client:
-        """A client that cannot write, change settings or run longer than `timeout_s`."""
-        client = self._new_client()
-        for name, value in (
-            ("max_result_rows", max_rows + 1),
-            ("result_overflow_mode", "'break'"),
-            ("max_execution_time", timeout_s),
-            ("readonly", 1),  # last: after it no setting can be changed on this session
-        ):
+    def reader(self, limits: SqlSettings) -> Client:
+        """A session that cannot write, change a setting, or outgrow `limits`; its current
+        database is vitrina's, so `metrics` and `vitrina.metrics` name the same table."""
+        client = clickhouse_connect.get_client(dsn=self._connect_url, database=self.database)
+        for name, value in (*reader_settings(limits).items(), ("readonly", 1)):  # readonly last: nothing changes after it
             client.command(f"SET {name} = {value}")
         return client
 
     def command(self, sql: str, **kw: Any) -> Any:
         with self._lock:
-            return self.client.command(sql, **kw)
+            try:
+                return self.client.command(sql, **kw)
+            except ClickHouseError:
+                drain(self.client)
+                raise
 
     def query(self, sql: str, **kw: Any) -> Any:
         with self._lock:
-            return self.client.query(sql, **kw)
+            try:
+                return self.client.query(sql, **kw)
+            except ClickHouseError:
+                drain(self.client)
+                raise
 
     def insert_json_rows(self, table: str, rows: bytes, token: str | None = None) -> None:
         settings = dict(self.insert_settings)

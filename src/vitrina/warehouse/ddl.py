@@ -6,6 +6,8 @@ from __future__ import annotations
 from vitrina.streams.declare import RESOLUTIONS, Rollup, Stream
 
 REJECTED_TABLE = "rejected"
+# The name of the API key that sent a rejected item ('' without [auth], or for the loaders' own).
+REJECTED_KEY_TYPE = "LowCardinality(String) DEFAULT ''"
 # Deduplication window for tokens of retried inserts (issue: exactly-once loading).
 DEDUP_WINDOW = 10_000
 
@@ -76,9 +78,15 @@ def rejected_table(database: str) -> str:
         "    `time` DateTime64(3, 'UTC') DEFAULT now64(3),\n"
         "    `stream` LowCardinality(String),\n"
         "    `source` LowCardinality(String),\n"
+        f"    `key` {REJECTED_KEY_TYPE},\n"
         "    `position` String,\n"
         "    `reason` String,\n"
         "    `raw` String\n"
         ") ENGINE = MergeTree\nPARTITION BY toYYYYMM(time)\nORDER BY (stream, time)\n"
         f"SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}"
     )
+
+
+def rejected_key_column(database: str) -> str:
+    """The `key` column on a rejected table made before it existed, where a new one has it."""
+    return f"ALTER TABLE {database}.`{REJECTED_TABLE}` ADD COLUMN IF NOT EXISTS `key` {REJECTED_KEY_TYPE} AFTER `source`"

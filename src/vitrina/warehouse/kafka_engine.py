@@ -23,7 +23,15 @@ CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) t
 """
 
 
-_REJECTED_COLUMNS = (("stream", "String"), ("source", "String"), ("position", "String"), ("reason", "String"), ("raw", "String"))
+# As intake writes them to the rejected topic, with the API key that sent each (ddl.rejected_table).
+_REJECTED_COLUMNS = (
+    ("stream", "String"),
+    ("source", "String"),
+    ("key", "String"),
+    ("position", "String"),
+    ("reason", "String"),
+    ("raw", "String"),
+)
 
 
 def _quote(s: str) -> str:

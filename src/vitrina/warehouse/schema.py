@@ -66,9 +66,14 @@ def sync_rollups(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int
                 wh.command(create_view)
 
 
+def add_rejected_key(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int]) -> None:
+    wh.command(ddl.rejected_key_column(wh.database))
+
+
 MIGRATIONS = (
     Migration(1, "raw tables and the rejected table", sync_raw_tables),
     Migration(2, "per-second and per-minute rollups, backfilled", sync_rollups),
+    Migration(3, "rejected rows name the API key that sent them", add_rejected_key),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from vitrina.serve.dashboards.panels import Dashboard, Panel
 from vitrina.serve.dashboards.render import QueryWindow, panel_template, render_vitrina
+from vitrina.warehouse.client import drain
 
 RANGES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
 DEFAULT_RANGE = "1h"
@@ -90,7 +91,11 @@ class PanelRunner:
 
     def query(self, sql: str, params: dict[str, object]) -> tuple[list[str], list[Sequence[Any]]]:
         with self._lock:
-            result = self.client.query(sql, parameters=params)
+            try:
+                result = self.client.query(sql, parameters=params)
+            except Exception:
+                drain(self.client)  # or the next panel's query gets this one's leftovers
+                raise
         return list(result.column_names), list(result.result_rows)
 
     def variable_options(self, dashboard: Dashboard, window: QueryWindow) -> dict[str, list[str]]:

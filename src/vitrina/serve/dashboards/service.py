@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from vitrina import __version__
+from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.serve.api import MsgspecJSON
@@ -70,7 +72,7 @@ class DashboardService:
     async def start(self) -> None:
         wh = self.pipeline.warehouse
         assert wh is not None
-        client = await asyncio.to_thread(wh.reader, max_rows=MAX_ROWS, timeout_s=self.pipeline.settings.sql.timeout_s)
+        client = await asyncio.to_thread(wh.reader, replace(self.pipeline.settings.sql, max_rows=MAX_ROWS))
         self.runner = PanelRunner(client, self.pipeline.settings.database)
 
     async def stop(self) -> None:
@@ -113,17 +115,17 @@ class DashboardService:
     def routes(self, api: FastAPI) -> None:
         self.api = api
 
-        @api.get("/", include_in_schema=False)
+        @api.get("/", include_in_schema=False, openapi_extra=needs(Scope.READ))
         def index() -> HTMLResponse:
             return HTMLResponse(self._page)
 
-        @api.get("/d/{name}", include_in_schema=False)
+        @api.get("/d/{name}", include_in_schema=False, openapi_extra=needs(Scope.READ))
         def page(name: str) -> Response:
             if name not in BY_NAME:
                 return RedirectResponse("/")
             return HTMLResponse(self._page)
 
-        @api.get("/dashboards/static/{file}", include_in_schema=False)
+        @api.get("/dashboards/static/{file}", include_in_schema=False, openapi_extra=needs(Scope.OPEN))
         def static(file: str) -> Response:
             if file == "plotly.min.js":
                 # 4.6 MB that changes only with the package: let the browser keep it.
@@ -133,13 +135,14 @@ class DashboardService:
                 return JSONResponse({"error": "not_found", "message": file}, status_code=404)
             return FileResponse(path, headers={"cache-control": "no-cache"})
 
-        @api.get("/v1/dashboards", tags=["dashboards"])
+        @api.get("/v1/dashboards", tags=["dashboards"], openapi_extra=needs(Scope.READ))
         def dashboards() -> list[dict[str, Any]]:
             """The built-in dashboards and their panels."""
             return [describe(d) for d in DASHBOARDS]
 
         @api.get(
             "/v1/dashboards/{name}/data",
+            openapi_extra=needs(Scope.READ),
             tags=["dashboards"],
             responses=error_responses({"400": "A bad range", "404": "Unknown dashboard", "503": "Starting"}),
         )

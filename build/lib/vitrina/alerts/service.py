@@ -1,0 +1,105 @@
+"""The alert evaluator inside `vitrina up`: a timer, the gauges on /metrics, and routes for the
+CLI and for tests (which drive the clock through `now`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from vitrina.alerts.evaluator import Evaluator
+from vitrina.alerts.figures import load_figures
+from vitrina.alerts.gauges import FigureGauges
+from vitrina.alerts.notify import Notifier
+from vitrina.alerts.rules import load_rules
+from vitrina.alerts.settings import AlertSettings
+from vitrina.alerts.source import SqlFigures
+from vitrina.alerts.state import StateStore
+from vitrina.models.db import Db
+from vitrina.models.window import as_utc
+from vitrina.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+STATE_FILE = "alerts-state.json"
+
+
+class EvaluateRequest(BaseModel):
+    now: datetime | None = None
+    dry_run: bool = False  # test the rules without changing states or notifying
+
+
+def build_evaluator(db: Db, settings: AlertSettings, data_dir: Path, gauges: FigureGauges | None = None) -> Evaluator:
+    figures = load_figures(settings.figures)
+    return Evaluator(
+        load_rules(settings),
+        SqlFigures(db, figures),
+        StateStore(data_dir / STATE_FILE),
+        Notifier(settings.webhooks).send,
+        on_values=gauges.update if gauges is not None else None,
+    )
+
+
+class AlertsService:
+    name = "alerts"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings.alerts
+        self.gauges = FigureGauges(load_figures(self.settings.figures))
+        pipeline.metrics.registry.register(self.gauges)
+        self.evaluator: Evaluator | None = None
+        self._db: Db | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def routes(self, api: FastAPI) -> None:
+        @api.get("/v1/alerts", tags=["alerts"])
+        async def alerts() -> list[dict[str, Any]]:
+            """Rules and the state of each of their alerts."""
+            return await asyncio.to_thread(self._evaluator().table)
+
+        @api.post("/v1/alerts/evaluate", tags=["alerts"])
+        async def evaluate(body: EvaluateRequest) -> dict[str, Any]:
+            """One evaluation round now (or at `now`); `dry_run` only reports the conditions."""
+            ev, now = self._evaluator(), as_utc(body.now) if body.now else None
+            if body.dry_run:
+                checks = await asyncio.to_thread(ev.check, now)
+                return {"checks": [c.__dict__ for c in checks]}
+            sent = await asyncio.to_thread(ev.evaluate, now)
+            return {"notified": [a.as_dict() for a in sent], "rules": await asyncio.to_thread(ev.table)}
+
+    def _evaluator(self) -> Evaluator:
+        if self.evaluator is None:
+            raise HTTPException(503, "starting")
+        return self.evaluator
+
+    async def start(self) -> None:
+        assert self.pipeline.warehouse is not None
+        wh = self.pipeline.warehouse
+        self._db = await asyncio.to_thread(Db.of, wh)
+        db = self._db
+        self.evaluator = await asyncio.to_thread(build_evaluator, db, self.settings, self.pipeline.settings.data_dir, self.gauges)
+        if self.settings.enabled:
+            self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        assert self.evaluator is not None
+        while True:
+            await asyncio.sleep(self.settings.interval_s)  # first: startup does not wait behind a round
+            try:
+                await asyncio.to_thread(self.evaluator.evaluate)
+            except Exception:  # keep evaluating; the next round retries
+                log.exception("alert evaluation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.evaluator is not None and self._db is not None:
+            await asyncio.to_thread(self.evaluator.exclusive, self._db.close)  # after a round still running

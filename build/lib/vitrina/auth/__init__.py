@@ -1,0 +1,1 @@
+"""API keys: who may send which streams, who may read, and how fast (`[auth]`)."""

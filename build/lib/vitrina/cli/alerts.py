@@ -1,0 +1,109 @@
+"""`vitrina alerts list|check|export-prometheus`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vitrina.cli.remote import call
+
+console = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file (rules under [[alerts.rules]]).")]
+DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default ./vitrina-data).")]
+UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")]
+
+
+def _call(method: str, url: str, **kw: Any) -> Any:
+    return call(method, url, timeout=120, **kw)
+
+
+def register(app: typer.Typer) -> None:
+    alerts = typer.Typer(help="Alert rules: states, a check now, Prometheus export.", no_args_is_help=True)
+
+    @alerts.command("list")
+    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None) -> None:
+        """The rules, their PromQL equivalent and the state of their alerts."""
+        from vitrina.alerts.prometheus import expr
+        from vitrina.alerts.rules import load_rules
+        from vitrina.alerts.service import STATE_FILE
+        from vitrina.alerts.state import StateStore
+        from vitrina.cli.main import _settings
+        from vitrina.serve.server import running_url
+
+        settings = _settings(config, data_dir=data_dir)
+        target = url or running_url(settings.data_dir)
+        states: dict[str, list[str]] = {}
+        if target:
+            for rule in _call("GET", f"{target}/v1/alerts"):
+                states[rule["name"]] = [f"{i['state']} {json.dumps(i['labels'])}" for i in rule["instances"]]
+        else:
+            for inst in StateStore(settings.data_dir / STATE_FILE).load().values():
+                states.setdefault(inst.rule, []).append(f"{inst.state} {json.dumps(inst.labels)}")
+        table = Table("rule", "kind", "condition", "for", "labels", "alerts")
+        for r in load_rules(settings.alerts):
+            labels = ", ".join(f"{k}={v}" for k, v in r.labels.items())
+            table.add_row(r.name, r.kind, expr(r), r.for_, labels, "\n".join(states.get(r.name, [])) or "inactive")
+        out.print(table)
+
+    @alerts.command("check")
+    def check(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None) -> None:
+        """Validate the rules and test them now (no state change, no notification)."""
+        from vitrina.alerts.rules import load_rules
+        from vitrina.cli.main import _settings
+        from vitrina.serve.server import running_url
+
+        settings = _settings(config, data_dir=data_dir)  # a bad rule stops here with its reason
+        rules = load_rules(settings.alerts)
+        target = url or running_url(settings.data_dir)
+        checks = _call("POST", f"{target}/v1/alerts/evaluate", json={"dry_run": True})["checks"] if target else _check_local(settings)
+        table = Table("rule", "labels", "value", "limit", "condition")
+        for c in checks:
+            table.add_row(
+                c["rule"],
+                json.dumps(c["labels"]),
+                "" if c["value"] is None else f"{c['value']:g}",
+                "" if c["limit"] is None else f"{c['limit']:g}",
+                "[red]true[/red]" if c["active"] else "false",
+            )
+        out.print(table)
+        console.print(f"{len(rules)} rules valid; {sum(1 for c in checks if c['active'])} conditions true now")
+
+    @alerts.command("export-prometheus")
+    def export_prometheus(
+        file: Annotated[Path, typer.Argument(help="Rules file to write (a promtool test file is written beside it).")],
+        config: ConfigOpt = None,
+    ) -> None:
+        """Write the rules as a Prometheus rules file over the gauges vitrina exports at /metrics."""
+        from vitrina.alerts.prometheus import export
+        from vitrina.alerts.rules import load_rules
+        from vitrina.cli.main import _settings
+
+        settings = _settings(config)
+        test = export(load_rules(settings.alerts), file)
+        console.print(f"wrote {file} and {test}; check with: promtool check rules {file} && promtool test rules {test}")
+
+    app.add_typer(alerts, name="alerts")
+
+
+def _check_local(settings: Any) -> list[dict[str, Any]]:
+    from vitrina.alerts.service import build_evaluator
+    from vitrina.models.db import Db
+    from vitrina.warehouse.client import Warehouse, parse_dsn
+    from vitrina.warehouse.schema import migrate
+
+    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
+    try:
+        migrate(wh, settings.streams.values(), settings.retention)
+        db = Db.of(wh)
+        checks = build_evaluator(db, settings.alerts, settings.data_dir).check()
+        db.close()
+        return [c.__dict__ for c in checks]
+    finally:
+        wh.close()

@@ -1,0 +1,76 @@
+"""`vitrina keys add|list|revoke`: the API keys of `[auth]`. They live in a file (default
+<data_dir>/keys.json) that a running server rereads when it changes, so these commands work
+with or without one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vitrina.cli.models import ConfigOpt, DataDirOpt
+
+if TYPE_CHECKING:
+    from vitrina.auth.keys import KeyStore
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _store(config: Path | None, data_dir: Path | None) -> KeyStore:
+    from vitrina.auth.keys import KeyStore
+    from vitrina.cli.main import _settings
+
+    return KeyStore(_settings(config, data_dir=data_dir).keys_path)
+
+
+def register(app: typer.Typer) -> None:
+    keys = typer.Typer(help="API keys: which streams a producer may send, who may read (\\[auth] enabled = true).", no_args_is_help=True)
+
+    @keys.command("add")
+    def add(
+        name: Annotated[str, typer.Argument(help="A name for the key, e.g. the producer's.")],
+        stream: Annotated[Optional[list[str]], typer.Option("--stream", help="A stream it may send (repeatable; * for all).")] = None,
+        read: Annotated[bool, typer.Option("--read", help="It may read: SQL, rollups, dashboards, models, alerts, reports.")] = False,
+        rate: Annotated[float, typer.Option(help="Events per second it may send (0: no limit).")] = 0.0,
+        data_dir: DataDirOpt = None,
+        config: ConfigOpt = None,
+    ) -> None:
+        """Make a key and print its token (shown this once; only its hash is kept)."""
+        from vitrina.auth.keys import KeyProblem
+
+        store = _store(config, data_dir)
+        try:
+            token = store.add(name, tuple(stream or ()), read, rate)
+        except KeyProblem as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from None
+        out.print(token)
+
+    @keys.command("list")
+    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+        """The keys: name, streams, read, rate, created (never the tokens)."""
+        store = _store(config, data_dir)
+        table = Table("name", "streams", "read", "events/s", "created")
+        for k in store.all():
+            table.add_row(k.name, ", ".join(k.streams), "yes" if k.read else "", f"{k.rate:g}" if k.rate else "no limit", k.created)
+        out.print(table)
+
+    @keys.command("revoke")
+    def revoke(name: str, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+        """Remove a key; a running server stops accepting it within a second."""
+        from vitrina.auth.keys import KeyProblem
+
+        store = _store(config, data_dir)
+        try:
+            store.revoke(name)
+        except KeyProblem as exc:
+            console.print(f"[red]{escape(str(exc))}[/red]")
+            raise typer.Exit(2) from None
+        out.print(f"revoked {name}")
+
+    app.add_typer(keys, name="keys")

@@ -1,0 +1,108 @@
+"""`vitrina load --transport kafka|redis` (the loader group) and `vitrina ddl kafka-engine`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vitrina.config import ConfigError, Settings, TransportSettings, load_settings
+
+TransportOpt = Annotated[Optional[str], typer.Option("--transport", help="direct, kafka or redis.")]
+KafkaOpt = Annotated[Optional[str], typer.Option("--kafka", help="Kafka bootstrap servers (host:port,...).")]
+RedisOpt = Annotated[Optional[str], typer.Option("--redis", help="Redis URL (redis://host:port/db).")]
+LoadersOpt = Annotated[Optional[int], typer.Option("--loaders", help="Loader members in this process.")]
+
+
+def with_transport(
+    settings: Settings,
+    kind: str | None = None,
+    kafka: str | None = None,
+    redis_url: str | None = None,
+    loaders: int | None = None,
+    loader: bool | None = None,
+) -> Settings:
+    """Apply the transport flags; `--kafka URL` alone implies `--transport kafka`."""
+    t = settings.transport
+    if kind is None:
+        kind = "kafka" if kafka else "redis" if redis_url else None
+    over: dict[str, Any] = {"kind": kind, "kafka": kafka, "redis": redis_url, "loaders": loaders, "loader": loader}
+    try:
+        new: TransportSettings = replace(t, **{k: v for k, v in over.items() if v is not None})
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return replace(settings, transport=new)
+
+
+def register(app: typer.Typer) -> None:
+    ddl = typer.Typer(help="Print ClickHouse DDL for server deployments.", no_args_is_help=True)
+    app.add_typer(ddl, name="ddl")
+
+    @ddl.command("kafka-engine")
+    def kafka_engine(
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+        kafka: KafkaOpt = None,
+        group: Annotated[str, typer.Option(help="The Kafka consumer group ClickHouse joins.")] = "vitrina-clickhouse",
+    ) -> None:
+        """Kafka-engine tables and materialized views (at-least-once; see the caveat printed)."""
+        from vitrina.warehouse.kafka_engine import kafka_engine_ddl
+
+        settings = with_transport(_load(config), "kafka", kafka)
+        typer.echo(kafka_engine_ddl(settings.transport, settings.streams, settings.database, group))
+
+    @app.command()
+    def load(
+        transport: TransportOpt = None,
+        kafka: KafkaOpt = None,
+        redis: RedisOpt = None,
+        loaders: LoadersOpt = None,
+        data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (its own, for chdb).")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+        metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
+    ) -> None:
+        """Run a loader group: read the log, validate, insert exactly-once, commit."""
+        from vitrina.load.service import LoaderGroup
+        from vitrina.runtime import settle_gc
+        from vitrina.selfmetrics import PipelineMetrics
+        from vitrina.warehouse.client import Warehouse, parse_dsn
+        from vitrina.warehouse.schema import migrate
+
+        settings = with_transport(_load(config).with_overrides(data_dir=data_dir), transport, kafka, redis, loaders)
+        if settings.transport.kind == "direct":
+            raise typer.BadParameter("choose --transport kafka or redis (direct needs no loader)")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The consumer thread holds the GIL while it builds thousands of messages; a short
+        # switch interval hands it to the insert thread sooner (+20 % loader rate, bench/transport.py).
+        sys.setswitchinterval(0.0001)
+        wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database), fsync=settings.writer.fsync)
+        migrate(wh, settings.streams.values(), settings.retention)
+        metrics = PipelineMetrics(lambda: 0)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, "127.0.0.1", registry=metrics.registry)
+        group = LoaderGroup(settings.transport, settings.streams, wh, metrics)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        group.start()
+        settle_gc()
+        typer.echo(f"loading from {settings.transport.kind} with {len(group.threads)} loader(s); Ctrl-C stops", err=True)
+        while not stop.wait(0.5):  # a timed wait lets the signal handlers run
+            pass
+        group.stop()
+        wh.close()
+
+
+def _load(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"config error: {exc}", err=True)
+        raise typer.Exit(2) from None

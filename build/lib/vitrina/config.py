@@ -1,0 +1,171 @@
+"""Settings: defaults, overridden by a TOML file (`--config`), overridden by CLI flags.
+
+The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md) and
+retention per stream under `[retention]` (days).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vitrina.alerts.settings import AlertSettings
+from vitrina.auth.settings import AuthSettings
+from vitrina.models.settings import ModelSettings
+from vitrina.reports.settings import ReportSettings
+from vitrina.streams.builtin import BUILTIN
+from vitrina.streams.declare import Stream, parse_stream
+from vitrina.streams.fields import DeclarationError
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    # When a request is answered: "wal" once its rows are appended to the write-ahead log under
+    # the data folder (in ClickHouse within wal_interval_ms); "insert" once they are in
+    # ClickHouse (read-your-writes, about half the single-event throughput: docs/PERFORMANCE.md).
+    ack: str = "wal"
+    wal_fsync: bool = False  # fdatasync before answering (power loss too); off: a crash of the process, like `fsync`
+    wal_interval_ms: float = 200.0  # insert the log's new rows at least this often ...
+    flush_rows: int = 100_000  # ... or as soon as this many rows wait
+    linger_ms: float = 0.0  # ack = insert: also once the oldest waiting row is this old (0: as soon as the writer is free)
+    max_pending_rows: int = 1_000_000  # rows not yet in ClickHouse; beyond this, intake answers 503
+    fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
+
+    def __post_init__(self) -> None:
+        if self.ack not in ("insert", "wal"):
+            raise ConfigError(f"[writer] ack must be insert or wal, not {self.ack!r}")
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_body_bytes: int = 10 * 1024 * 1024  # after gzip decoding too
+    retry_after_s: int = 1
+
+
+@dataclass(frozen=True)
+class SqlSettings:
+    max_rows: int = 100_000
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """Where intake puts events: straight into ClickHouse (direct) or a durable log that a
+    loader group drains (docs/TRANSPORTS.md)."""
+
+    kind: str = "direct"  # direct | kafka | redis
+    kafka: str = "127.0.0.1:9092"  # bootstrap servers
+    redis: str = "redis://127.0.0.1:6379/0"
+    topic_prefix: str = "vitrina."  # topic (or Redis stream key) of stream S: prefix + S ...
+    topics: dict[str, str] = field(default_factory=dict)  # ... unless named here: {stream = topic}
+    foreign: dict[str, str] = field(default_factory=dict)  # existing topics to load: {topic = stream}
+    partitions: int = 4  # for topics vitrina creates
+    group: str = "vitrina-loader"
+    consumer: str = ""  # consumer name prefix (Redis); default: the host name
+    loader: bool = True  # `vitrina up` also runs the loader (embedded chdb needs it in-process)
+    loaders: int = 1  # loader members per process
+    batch_rows: int = 250_000  # size bound of a batch (batches end on multiples of it)
+    linger_ms: float = 200.0  # time bound of a batch
+    session_timeout_ms: int = 10_000
+    redis_max_len: int = 5_000_000  # intake answers 503 beyond this many unloaded entries
+    claim_idle_ms: int = 30_000  # Redis: claim a silent consumer's pending entries after this
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("direct", "kafka", "redis"):
+            raise ConfigError(f"[transport] kind must be direct, kafka or redis, not {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("vitrina-data")
+    dsn: str | None = None  # default: chdb://<data_dir>/clickhouse
+    database: str = "vitrina"
+    writer: WriterSettings = WriterSettings()
+    limits: LimitSettings = LimitSettings()
+    sql: SqlSettings = SqlSettings()
+    transport: TransportSettings = TransportSettings()
+    models: ModelSettings = field(default_factory=ModelSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    retention: dict[str, int] = field(default_factory=dict)
+    extra_streams: tuple[Stream, ...] = ()
+
+    @property
+    def warehouse_dsn(self) -> str:
+        return self.dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.auth.keys_file) if self.auth.keys_file else self.data_dir / "keys.json"
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        return {s.name: s for s in (*BUILTIN, *self.extra_streams)}
+
+    def with_overrides(self, **kw: Any) -> Settings:
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _section(cls: Any, data: dict[str, Any], name: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"[{name}]: unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**data)
+
+
+def load_settings(path: Path | None) -> Settings:
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    kw: dict[str, Any] = {}
+    for key in ("host", "port", "dsn", "database"):
+        if key in top:
+            kw[key] = top.pop(key)
+    if "data_dir" in top:
+        kw["data_dir"] = Path(top.pop("data_dir"))
+    if top:
+        raise ConfigError(f"unknown top-level settings {sorted(top)}")
+    try:
+        kw["writer"] = _section(WriterSettings, data.get("writer", {}), "writer")
+        kw["limits"] = _section(LimitSettings, data.get("limits", {}), "limits")
+        kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
+        kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
+        kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
+        kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
+        kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
+        kw["auth"] = _section(AuthSettings, data.get("auth", {}), "auth")
+    except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts, reports)
+        raise ConfigError(str(exc)) from None
+    kw["retention"] = {str(k): int(v) for k, v in data.get("retention", {}).items()}
+    builtin = {s.name for s in BUILTIN}
+    extra = []
+    for name, spec in data.get("streams", {}).items():
+        if name in builtin:
+            raise ConfigError(f"[streams.{name}]: {name} is a built-in stream")
+        try:
+            extra.append(parse_stream(name, spec))
+        except DeclarationError as exc:
+            raise ConfigError(str(exc)) from None
+    kw["extra_streams"] = tuple(extra)
+    known_sections = {
+        *("host", "port", "dsn", "database", "data_dir"),
+        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "auth", "retention", "streams"),
+    }
+    unknown_sections = set(data) - known_sections
+    if unknown_sections:
+        raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
+    return Settings(**kw)

@@ -1,0 +1,1 @@
+"""Durable transports between intake and the warehouse: Kafka topics and Redis Streams."""

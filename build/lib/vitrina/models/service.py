@@ -1,0 +1,85 @@
+"""The model scheduler inside `vitrina up`, and the models' HTTP routes (which the CLI uses
+while a server holds the chdb folder)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from vitrina.models.db import Db
+from vitrina.models.runner import ModelRunner
+from vitrina.models.spec import ModelError, builtin_models
+from vitrina.models.window import as_utc
+from vitrina.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class RunRequest(BaseModel):
+    names: list[str] | None = None
+    full: bool = False
+    now: datetime | None = None  # the run's clock: tests drive late data and look-backs with it
+
+
+class ModelsService:
+    name = "models"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.settings = pipeline.settings.models
+        self.runner: ModelRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def routes(self, api: FastAPI) -> None:
+        @api.get("/v1/models", tags=["models"])
+        async def models() -> list[dict[str, Any]]:
+            """Models with their dependencies, cadence and last run."""
+            return await asyncio.to_thread(self._runner().status)
+
+        @api.post("/v1/models/run", tags=["models"])
+        async def run(body: RunRequest) -> list[dict[str, Any]]:
+            """Run models (all, or the named ones after their dependencies) now."""
+            now = as_utc(body.now) if body.now else None
+            try:
+                results = await asyncio.to_thread(self._runner().run, body.names, full=body.full, now=now)
+            except ModelError as exc:
+                raise HTTPException(404, str(exc)) from None
+            return [r.as_dict() for r in results]
+
+    def _runner(self) -> ModelRunner:
+        if self.runner is None:
+            raise HTTPException(503, "starting")
+        return self.runner
+
+    async def start(self) -> None:
+        assert self.pipeline.warehouse is not None
+        wh = self.pipeline.warehouse
+        self.runner = await asyncio.to_thread(lambda: ModelRunner(Db.of(wh), builtin_models(), self.settings))
+        if self.settings.enabled:
+            self._task = asyncio.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        assert self.runner is not None
+        while True:
+            # sleep first: startup (and intake's first requests) do not wait behind a model run
+            await asyncio.sleep(self.settings.tick_s)
+            try:
+                due = await asyncio.to_thread(self.runner.due, datetime.now(UTC))
+                if due:
+                    await asyncio.to_thread(self.runner.run, due)
+            except Exception:  # keep scheduling; the next tick retries
+                log.exception("model scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.runner is not None:
+            await asyncio.to_thread(self.runner.close)  # waits for a run still in its thread

@@ -1,0 +1,108 @@
+"""A model is one SQL file in `sql/`: a SELECT and a header of `-- key: value` lines.
+
+    -- name: site_sessions              (the file's stem; the table it fills)
+    -- description: one line
+    -- depends: site_user_daily, ...    (models read before this one; optional)
+    -- cadence: 60s                     (how often the scheduler runs it)
+    -- time: session_start              (output column; partitions are its days)
+    -- order_by: user_id, session_start
+    -- context: 1d                      (input read before the window, e.g. for sessions; optional)
+
+The SELECT uses $db, $start, $end, $ctx_start (DateTime64), $start_day, $ctx_start_day (Date),
+$start_ns, $ctx_start_ns, $end_ns (UInt64 ns) and $our_hosts (Array(String)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+_HEADER = re.compile(r"^--\s*([a-z_]+):\s*(.*?)\s*$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_KEYS = {"name", "description", "depends", "cadence", "time", "order_by", "context"}
+
+
+class ModelError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '5m', '1h', '1d' → seconds."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ModelError(f"bad duration {text!r}: use e.g. 30s, 5m, 1h, 1d")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    sql: str
+    time: str
+    order_by: str
+    cadence_s: float = 60.0
+    context_s: float = 0.0
+    depends: tuple[str, ...] = ()
+    description: str = ""
+
+
+def parse_model(stem: str, text: str) -> Model:
+    head: dict[str, str] = {}
+    for line in text.splitlines():
+        m = _HEADER.match(line)
+        if not m:
+            break
+        if m.group(1) not in _KEYS:
+            raise ModelError(f"model {stem}: unknown header {m.group(1)!r}; known: {sorted(_KEYS)}")
+        head[m.group(1)] = m.group(2)
+    if head.get("name", stem) != stem:
+        raise ModelError(f"model {stem}: header name {head['name']!r} differs from the file name")
+    for key in ("time", "order_by"):
+        if key not in head:
+            raise ModelError(f"model {stem}: missing header `-- {key}:`")
+    return Model(
+        name=stem,
+        sql=text,
+        time=head["time"],
+        order_by=head["order_by"],
+        cadence_s=parse_duration(head.get("cadence", "60s")),
+        context_s=parse_duration(head["context"]) if "context" in head else 0.0,
+        depends=tuple(d.strip() for d in head.get("depends", "").split(",") if d.strip()),
+        description=head.get("description", ""),
+    )
+
+
+def builtin_models() -> list[Model]:
+    files = resources.files("vitrina.models").joinpath("sql")
+    return [
+        parse_model(f.name.removesuffix(".sql"), f.read_text())
+        for f in sorted(files.iterdir(), key=lambda f: f.name)
+        if f.name.endswith(".sql")
+    ]
+
+
+def ordered(models: Sequence[Model], wanted: Iterable[str] | None = None) -> list[Model]:
+    """`wanted` (all when None) with their upstream dependencies, dependencies first."""
+    by_name = {m.name: m for m in models}
+    out: list[Model] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if any(m.name == name for m in out):
+            return
+        if name not in by_name:
+            raise ModelError(f"unknown model {name!r}; models: {', '.join(sorted(by_name))}")
+        if name in visiting:
+            raise ModelError(f"model dependency cycle through {name!r}")
+        visiting.add(name)
+        for dep in by_name[name].depends:
+            visit(dep)
+        visiting.discard(name)
+        out.append(by_name[name])
+
+    for name in wanted if wanted is not None else sorted(by_name):
+        visit(name)
+    return out

@@ -1,0 +1,225 @@
+"""The HTTP API around the intake: SQL, rollups, streams, health, metrics and docs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from swagger_ui_bundle import swagger_ui_path
+
+from vitrina import __version__
+from vitrina.pipeline import Pipeline
+from vitrina.serve.openapi import intake_openapi
+from vitrina.streams.declare import RESOLUTIONS
+from vitrina.warehouse.readonly import QueryRefused
+from vitrina.warehouse.rollups import read_rollup
+
+log = logging.getLogger(__name__)
+
+
+class MsgspecJSON(Response):
+    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
+
+
+def _error(status: int, error: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status)
+
+
+def _time_range(last: float | None, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    # Whole seconds, so a bucket is in the range entirely or not at all; the open end includes
+    # the current second.
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    end = end or now
+    if start is None:
+        start = end - timedelta(seconds=last or 3600)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    return start, end
+
+
+def build_api(pipeline: Pipeline) -> FastAPI:
+    app = FastAPI(
+        title="vitrina",
+        version=__version__,
+        description="Marketplace telemetry: intake, rollups, read-only SQL.",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=MsgspecJSON,
+    )
+    # Swagger UI is served from the installed package: the docs work offline.
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="vitrina API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            intake_openapi(schema, pipeline)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A bug, not the caller's fault: answer 500 and log the traceback (nothing else does
+        under `vitrina up`'s logging)."""
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> Response:
+        """The warehouse is open and the writer runs: intake can take events."""
+        if pipeline.ready:
+            return MsgspecJSON({"status": "ready"})
+        return _error(503, "not_ready", "starting or stopping")
+
+    @app.post("/v1/flush", tags=["operations"])
+    def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
+        """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
+        `wal_interval_ms` anyway) and answer once every event acknowledged before this call
+        is in ClickHouse: for scripts that load, then query or report."""
+        if pipeline.writer is None or not pipeline.ready:
+            return _error(503, "not_ready", "starting or stopping")
+        if pipeline.log is not None:  # acknowledged events are in Kafka / Redis, loaded by the loaders
+            kind = pipeline.settings.transport.kind
+            return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
+        if not pipeline.writer.flush(timeout):
+            return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
+        return MsgspecJSON({"status": "flushed"})
+
+    @app.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        """The pipeline's own metrics in Prometheus text format."""
+        return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def run_sql(query: str) -> Response:
+        assert pipeline.sql is not None
+        try:
+            result = pipeline.sql.run(query)
+        except QueryRefused as exc:
+            return _error(exc.status, "query_refused", exc.message)
+        return MsgspecJSON({"meta": result.meta, "data": result.data, "rows": result.rows, "truncated": result.truncated})
+
+    @app.get("/v1/sql", tags=["read"])
+    def sql_get(query: str = Query(..., description="One read-only ClickHouse query.")) -> Response:
+        """Run one read-only query (writes, DDL and settings are refused with 403)."""
+        return run_sql(query)
+
+    @app.post("/v1/sql", tags=["read"])
+    async def sql_post(request: Request) -> Response:
+        """The query as the text body, or as JSON `{"query": "..."}`."""
+        raw = await request.body()
+        text = raw.decode("utf-8", "replace")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                text = msgspec.json.decode(raw, type=dict[str, str])["query"]
+            except (msgspec.DecodeError, KeyError):
+                return _error(400, "malformed_body", 'send {"query": "SELECT ..."} or the query as text')
+        return await run_in_threadpool(run_sql, text)
+
+    @app.get("/v1/streams", tags=["streams"])
+    def streams() -> list[dict[str, Any]]:
+        """Declared streams with their fields and rollups."""
+        return [describe(name) for name in pipeline.streams]
+
+    def describe(name: str) -> dict[str, Any]:
+        s = pipeline.streams[name]
+        return {
+            "name": s.name,
+            "description": s.description,
+            "builtin": s.builtin,
+            "time_field": s.time_field,
+            "strict": s.strict,
+            "fields": [
+                {
+                    "name": f.name,
+                    "type": f.kind,
+                    "required": f.required,
+                    "clickhouse_type": f.clickhouse_type(),
+                    "description": f.description,
+                }
+                for f in s.fields
+            ],
+            "rollups": [
+                {
+                    "name": r.name,
+                    "tables": [r.table(s.name, res) for res in RESOLUTIONS],
+                    "keys": [k for k, _ in r.keys],
+                    "aggregates": [a.name for a in r.aggregates],
+                    "figures": [k for k, _ in r.figures],
+                    "description": r.description,
+                }
+                for r in s.rollups
+            ],
+        }
+
+    @app.get("/v1/rollups/{stream}", tags=["read"])
+    def rollups(
+        request: Request,
+        stream: str,
+        rollup: str = "",
+        resolution: str = Query("1s", description="1s or 1m"),
+        last: float | None = Query(None, description="Seconds back from now (default 3600)."),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        merge_keys: bool = Query(False, description="Merge all keys into one series."),
+    ) -> Response:
+        """Per-bucket figures of a stream's rollup; other query parameters filter on keys."""
+        s = pipeline.streams.get(stream)
+        if s is None:
+            return _error(404, "unknown_stream", f"no stream named {stream!r}")
+        match = [r for r in s.rollups if r.name == rollup]
+        if not match:
+            return _error(404, "unknown_rollup", f"stream {stream!r} has no rollup {rollup!r}")
+        reserved = {"rollup", "resolution", "last", "start", "end", "merge_keys"}
+        filters = {k: v for k, v in request.query_params.items() if k not in reserved}
+        t0, t1 = _time_range(last, start, end)
+        try:
+            q = read_rollup(s, match[0], resolution, pipeline.settings.database, t0, t1, filters, by_keys=not merge_keys)
+        except KeyError as exc:
+            return _error(400, "bad_parameter", str(exc.args[0]))
+        assert pipeline.warehouse is not None
+        result = pipeline.warehouse.query(q.sql, parameters=q.parameters)
+        names = list(result.column_names)
+        return MsgspecJSON(
+            {
+                "stream": stream,
+                "resolution": resolution,
+                "start": t0,
+                "end": t1,
+                "data": [dict(zip(names, r, strict=False)) for r in result.result_rows],
+            }
+        )
+
+    return app

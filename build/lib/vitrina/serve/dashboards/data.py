@@ -1,0 +1,157 @@
+"""Running a dashboard's panel queries for a time range and shaping the results for the page."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from vitrina.serve.dashboards.panels import Dashboard, Panel
+from vitrina.serve.dashboards.render import QueryWindow, panel_template, render_vitrina
+
+RANGES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
+DEFAULT_RANGE = "1h"
+
+
+class RangeError(ValueError):
+    pass
+
+
+def _epoch(text: str) -> int:
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RangeError(f"not a time: {text!r} (epoch seconds or ISO 8601)") from None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def parse_window(range_: str | None, start: str | None, end: str | None, now: float | None = None) -> QueryWindow:
+    """A named range back from now (the current second included), or an absolute start and end."""
+    if start or end:
+        if not (start and end):
+            raise RangeError("a custom range needs both from and to")
+        t0, t1 = _epoch(start), _epoch(end)
+        if t1 <= t0:
+            raise RangeError("from must be before to")
+        return QueryWindow.of(t0, t1)
+    name = range_ or DEFAULT_RANGE
+    if name not in RANGES:
+        raise RangeError(f"range must be one of {', '.join(RANGES)}")
+    t1 = math.floor(time.time() if now is None else now) + 1
+    return QueryWindow.of(t1 - RANGES[name], t1)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S")  # UTC wall time: plotly draws it as given
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_cell(v) for v in value]
+    return value
+
+
+@dataclass
+class PanelResult:
+    columns: list[str]
+    values: dict[str, list[Any]]  # column-oriented: what plotly takes
+    rows: int
+    ms: float
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"columns": self.columns, "values": self.values, "rows": self.rows, "ms": round(self.ms, 2)}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class PanelRunner:
+    """Runs panel queries on a read-only session (one at a time: a chdb handle is not shared)."""
+
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.database = database
+        self._lock = threading.Lock()
+
+    def query(self, sql: str, params: dict[str, object]) -> tuple[list[str], list[Sequence[Any]]]:
+        with self._lock:
+            result = self.client.query(sql, parameters=params)
+        return list(result.column_names), list(result.result_rows)
+
+    def variable_options(self, dashboard: Dashboard, window: QueryWindow) -> dict[str, list[str]]:
+        out = {}
+        for var in dashboard.variables:
+            sql, params = render_vitrina(var.query, self.database, window, {})
+            _, rows = self.query(sql, params)
+            out[var.name] = [str(r[0]) for r in rows]
+        return out
+
+    def run(self, panel: Panel, window: QueryWindow, variables: dict[str, str]) -> PanelResult:
+        started = time.perf_counter()
+        try:
+            sql, params = render_vitrina(panel_template(panel), self.database, window, variables)
+            names, rows = self.query(sql, params)
+        except Exception as exc:  # one broken panel must not blank the dashboard
+            return PanelResult([], {}, 0, (time.perf_counter() - started) * 1000, str(exc).split("\n")[0][:500])
+        values = {n: [_cell(r[i]) for r in rows] for i, n in enumerate(names)}
+        return PanelResult(names, values, len(rows), (time.perf_counter() - started) * 1000)
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, (int, float)) and value > 0:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return str(value or "")
+
+
+def _alert_row(item: dict[str, Any], inst: dict[str, Any]) -> dict[str, Any]:
+    labels: dict[str, Any] = {**(item.get("labels") or {}), **(inst.get("labels") or {})}
+    notes: dict[str, Any] = {**(item.get("annotations") or {}), **(inst.get("annotations") or {})}
+    name = item.get("name") or item.get("alertname") or labels.get("alertname") or item.get("rule") or "?"
+    extra = ", ".join(f"{k}={v}" for k, v in sorted((inst.get("labels") or {}).items()))
+    return {
+        "name": f"{name} {{{extra}}}" if extra else str(name),
+        "state": str(inst.get("state") or item.get("state") or item.get("status") or "inactive"),
+        "severity": str(item.get("severity") or labels.get("severity") or ""),
+        "value": _cell(inst.get("value", item.get("value"))),
+        "since": _when(inst.get("active_since") or inst.get("activeAt") or item.get("since") or item.get("activeAt")),
+        "summary": str(notes.get("summary") or item.get("summary") or notes.get("description") or item.get("figure") or ""),
+    }
+
+
+def normalize_alerts(body: Any) -> list[dict[str, Any]]:
+    """Alert rows from what the alerts module answers: a list (or an object holding one under
+    `alerts`, `rules` or `data`) of alerts, or of rules with their `instances`; a rule without
+    instances is one inactive row."""
+    if isinstance(body, dict):
+        for key in ("alerts", "rules", "data"):
+            if isinstance(body.get(key), list):
+                body = body[key]
+                break
+    if not isinstance(body, list):
+        return []
+    out: list[dict[str, Any]] = []
+    for item in body:
+        if not isinstance(item, dict):
+            continue
+        instances = item.get("instances")
+        if isinstance(instances, list) and instances:
+            out.extend(_alert_row(item, inst) for inst in instances if isinstance(inst, dict))
+        else:
+            out.append(_alert_row(item, {}))
+    order = {"firing": 0, "pending": 1, "resolved": 2}
+    return sorted(out, key=lambda r: (order.get(r["state"], 3), r["name"]))

@@ -1,0 +1,137 @@
+"""Expanding panel templates (see panels.py): for vitrina's own queries (a time range, an
+interval, variables bound as query parameters) and for Grafana (the plugin's macros kept)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vitrina.serve.dashboards.panels import ControlLimits, Panel
+
+# Bucket widths the dashboard picks from; every one of 60 s and above is whole minutes, so the
+# 1-minute rollup can serve it.
+NICE_INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+MAX_POINTS = 360
+_MACRO = re.compile(r"\$__([A-Za-z_]+)")
+_VARIABLE = re.compile(r"\$\{([a-z][a-z0-9_]*)(?::sqlstring)?\}")
+
+
+class TemplateError(ValueError):
+    pass
+
+
+def pick_interval(span_s: float, max_points: int = MAX_POINTS) -> int:
+    """The smallest nice bucket width giving at most `max_points` buckets over the span."""
+    need = max(1.0, span_s / max_points)
+    return next((n for n in NICE_INTERVALS if n >= need), math.ceil(need / 86400) * 86400)
+
+
+def _split_macros(template: str, expand: Callable[[str, str | None], str]) -> str:
+    """Replaces each `$__name` or `$__name(arg)` (nested parentheses allowed) by expand(name, arg)."""
+    out: list[str] = []
+    pos = 0
+    for m in _MACRO.finditer(template):
+        if m.start() < pos:
+            continue  # inside an argument already consumed
+        out.append(template[pos : m.start()])
+        name, end, arg = m.group(1), m.end(), None
+        if end < len(template) and template[end] == "(":
+            depth, i = 0, end
+            while i < len(template):
+                depth += {"(": 1, ")": -1}.get(template[i], 0)
+                if depth == 0:
+                    break
+                i += 1
+            if depth:
+                raise TemplateError(f"unbalanced parentheses after $__{name}")
+            arg, end = template[end + 1 : i].strip(), i + 1
+        out.append(expand(name, arg))
+        pos = end
+    out.append(template[pos:])
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class QueryWindow:
+    """The time range (epoch seconds) and bucket width a dashboard is shown for."""
+
+    start: int
+    end: int
+    interval_s: int
+
+    @classmethod
+    def of(cls, start: int, end: int) -> QueryWindow:
+        return cls(start, end, pick_interval(end - start))
+
+
+def rollup_table(database: str, stream: str, interval_s: int) -> str:
+    return f"{database}.{stream}_1m" if interval_s % 60 == 0 else f"{database}.{stream}_1s"
+
+
+def render_vitrina(template: str, database: str, window: QueryWindow, variables: dict[str, str]) -> tuple[str, dict[str, object]]:
+    """SQL for vitrina's reader with the macros expanded as the plugin would; variables become
+    query parameters (never spliced into the text)."""
+    frm, to, step = f"toDateTime({window.start})", f"toDateTime({window.end})", window.interval_s
+
+    def expand(name: str, arg: str | None) -> str:
+        if name == "timeFilter" and arg:
+            return f"{arg} >= {frm} AND {arg} <= {to}"
+        if name == "timeInterval" and arg:
+            return f"toStartOfInterval(toDateTime({arg}), INTERVAL {step} second)"
+        if name in ("fromTime", "toTime"):
+            return frm if name == "fromTime" else to
+        if name == "interval_s":
+            return str(step)
+        if name == "table" and arg:
+            return f"{database}.{arg}"
+        if name == "rollup" and arg:
+            return rollup_table(database, arg, step)
+        if name == "database":
+            return f"'{database}'"
+        raise TemplateError(f"unknown macro $__{name}")
+
+    params: dict[str, object] = {}
+
+    def variable(m: re.Match[str]) -> str:
+        params[f"var_{m.group(1)}"] = variables.get(m.group(1), "")
+        return f"{{var_{m.group(1)}:String}}"
+
+    return _VARIABLE.sub(variable, _split_macros(template, expand)), params
+
+
+def render_grafana(template: str, database: str) -> str:
+    """SQL for the ClickHouse Grafana plugin: its macros stay, vitrina's own are expanded. The
+    rollup becomes both tables, each behind a constant condition on the interval, so ClickHouse
+    reads only the one that fits the panel's interval."""
+
+    def expand(name: str, arg: str | None) -> str:
+        if name == "table" and arg:
+            return f"{database}.{arg}"
+        if name == "rollup" and arg:
+            return (
+                f"(SELECT * FROM {database}.{arg}_1s WHERE $__interval_s % 60 != 0"
+                f" UNION ALL SELECT * FROM {database}.{arg}_1m WHERE $__interval_s % 60 = 0)"
+            )
+        if name == "database":
+            return f"'{database}'"
+        return f"$__{name}" + (f"({arg})" if arg is not None else "")
+
+    return _VARIABLE.sub(lambda m: f"${{{m.group(1)}:sqlstring}}", _split_macros(template, expand))
+
+
+def with_control(sql: str, control: ControlLimits) -> str:
+    """Adds the centre line and limits, computed over the buckets the query returns, and
+    `cl_beyond`: the value where it lies outside them (NULL elsewhere), drawn as marked points."""
+    v, k = f"`{control.column}`", control.sigma
+    limits = (
+        f"SELECT *, avg({v}) OVER () AS cl_mean, avg({v}) OVER () + {k} * stddevPop({v}) OVER () AS cl_upper,"
+        f" avg({v}) OVER () - {k} * stddevPop({v}) OVER () AS cl_lower\nFROM (\n{sql}\n)"
+    )
+    return f"SELECT *, if({v} > cl_upper OR {v} < cl_lower, {v}, NULL) AS cl_beyond\nFROM (\n{limits}\n)\nORDER BY time"
+
+
+def panel_template(panel: Panel) -> str:
+    """The full template a panel runs (control limits included)."""
+    return with_control(panel.sql, panel.control) if panel.control else panel.sql

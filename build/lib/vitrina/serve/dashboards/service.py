@@ -1,0 +1,157 @@
+"""The built-in dashboard inside `vitrina up`: the page at `/` (and `/d/{name}`), its static
+files (plotly.js from the installed `plotly` package: no CDN) and a JSON endpoint that runs a
+dashboard's panels for a time range."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import plotly
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+
+from vitrina import __version__
+from vitrina.pipeline import Pipeline
+from vitrina.serve.api import MsgspecJSON
+from vitrina.serve.dashboards.builtin import BY_NAME, DASHBOARDS
+from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, normalize_alerts, parse_window
+from vitrina.serve.dashboards.panels import Dashboard
+
+STATIC = Path(__file__).parent / "static"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+ALERTS_PATH = "/v1/alerts"  # served by the alerts module once it exists; absent means "no rules"
+MAX_ROWS = 100_000
+
+
+def describe(d: Dashboard) -> dict[str, Any]:
+    """What the page needs to lay a dashboard out (the SQL stays on the server)."""
+    return {
+        "name": d.name,
+        "title": d.title,
+        "description": d.description,
+        "variables": [{"name": v.name, "label": v.label} for v in d.variables],
+        "panels": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "kind": p.kind,
+                "unit": p.unit,
+                "columns": list(p.columns),
+                "series": p.series,
+                "width": p.width,
+                "height": p.rows,
+                "description": p.description,
+                "thresholds": [{"value": t.value, "color": t.color, "label": t.label, "above": t.above} for t in p.thresholds],
+                "control": {"column": p.control.column, "sigma": p.control.sigma} if p.control else None,
+            }
+            for p in d.panels
+        ],
+    }
+
+
+class DashboardService:
+    name = "dashboards"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.runner: PanelRunner | None = None
+        self.api: FastAPI | None = None
+        self._page = (STATIC / "index.html").read_text()
+        boot = {"version": __version__, "ranges": list(RANGES), "dashboards": [describe(d) for d in DASHBOARDS]}
+        # `</` cannot end the inline script early once escaped.
+        self._page = self._page.replace("__BOOT__", json.dumps(boot).replace("</", "<\\/")).replace("__VERSION__", __version__)
+
+    async def start(self) -> None:
+        wh = self.pipeline.warehouse
+        assert wh is not None
+        client = await asyncio.to_thread(wh.reader, max_rows=MAX_ROWS, timeout_s=self.pipeline.settings.sql.timeout_s)
+        self.runner = PanelRunner(client, self.pipeline.settings.database)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.client.close()
+            self.runner = None
+
+    async def alerts(self) -> dict[str, Any]:
+        """The alert list from `GET /v1/alerts`, asked in-process (a 404 means no alerts module)."""
+        assert self.api is not None
+        transport = httpx.ASGITransport(app=self.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina") as client:
+            resp = await client.get(ALERTS_PATH)
+        if resp.status_code != 200:
+            return {"available": False, "alerts": []}
+        return {"available": True, "alerts": normalize_alerts(resp.json())}
+
+    def _run(self, d: Dashboard, request: Request) -> dict[str, Any]:
+        q = request.query_params
+        window = parse_window(q.get("range"), q.get("from"), q.get("to"))
+        assert self.runner is not None
+        options = self.runner.variable_options(d, window)
+        chosen = {}
+        for name, values in options.items():
+            asked = q.get(f"var-{name}")
+            chosen[name] = asked if asked is not None else (values[0] if values else "")
+        wanted = set(q["panels"].split(",")) if q.get("panels") else None
+        panels = {
+            p.id: self.runner.run(p, window, chosen).as_json()
+            for p in d.panels
+            if p.kind != "alerts" and (wanted is None or p.id in wanted)
+        }
+        return {
+            "dashboard": d.name,
+            "range": {"from": window.start, "to": window.end, "interval_s": window.interval_s},
+            "variables": {n: {"options": options[n], "value": chosen[n]} for n in options},
+            "panels": panels,
+        }
+
+    def routes(self, api: FastAPI) -> None:
+        self.api = api
+
+        @api.get("/", include_in_schema=False)
+        def index() -> HTMLResponse:
+            return HTMLResponse(self._page)
+
+        @api.get("/d/{name}", include_in_schema=False)
+        def page(name: str) -> Response:
+            if name not in BY_NAME:
+                return RedirectResponse("/")
+            return HTMLResponse(self._page)
+
+        @api.get("/dashboards/static/{file}", include_in_schema=False)
+        def static(file: str) -> Response:
+            if file == "plotly.min.js":
+                # 4.6 MB that changes only with the package: let the browser keep it.
+                return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "public, max-age=86400"})
+            path = STATIC / file
+            if file not in {"app.js", "style.css"} or not path.is_file():
+                return JSONResponse({"error": "not_found", "message": file}, status_code=404)
+            return FileResponse(path, headers={"cache-control": "no-cache"})
+
+        @api.get("/v1/dashboards", tags=["dashboards"])
+        def dashboards() -> list[dict[str, Any]]:
+            """The built-in dashboards and their panels."""
+            return [describe(d) for d in DASHBOARDS]
+
+        @api.get("/v1/dashboards/{name}/data", tags=["dashboards"])
+        async def data(name: str, request: Request) -> Response:
+            """Every panel of a dashboard for `range` (5m, 15m, 1h, 6h, 24h, 7d, 30d) or `from`/`to`
+            (epoch seconds or ISO 8601); `var-NAME` sets a variable, `panels` picks some panels."""
+            d = BY_NAME.get(name)
+            if d is None:
+                return JSONResponse({"error": "unknown_dashboard", "message": f"no dashboard named {name!r}"}, status_code=404)
+            if self.runner is None:
+                return JSONResponse({"error": "not_ready", "message": "starting or stopping"}, status_code=503)
+            started = time.perf_counter()
+            try:
+                body = await asyncio.to_thread(self._run, d, request)
+            except RangeError as exc:
+                return JSONResponse({"error": "bad_range", "message": str(exc)}, status_code=400)
+            if any(p.kind == "alerts" for p in d.panels):
+                body["alerts"] = await self.alerts()
+            body["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            return MsgspecJSON(body)

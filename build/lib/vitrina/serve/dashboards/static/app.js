@@ -1,0 +1,365 @@
+// vitrina's built-in dashboard: lays out the declared panels, fetches their data for the chosen
+// range and redraws in place (Plotly.react) on every refresh; the page is never reloaded.
+"use strict";
+(function () {
+  const BOOT = window.VITRINA;
+  const byName = Object.fromEntries(BOOT.dashboards.map((d) => [d.name, d]));
+  const $ = (id) => document.getElementById(id);
+  const RANGE_LABELS = { "5m": "last 5 m", "15m": "last 15 m", "1h": "last 1 h", "6h": "last 6 h", "24h": "last 24 h", "7d": "last 7 d", "30d": "last 30 d" };
+
+  // State lives in the URL so a reload or a shared link shows the same view.
+  const url = new URL(location.href);
+  const pathName = location.pathname.startsWith("/d/") ? location.pathname.slice(3) : "overview";
+  const state = {
+    dashboard: byName[pathName] ? pathName : "overview",
+    range: url.searchParams.get("range") || "1h",
+    from: url.searchParams.get("from"),
+    to: url.searchParams.get("to"),
+    refresh: Number(url.searchParams.get("refresh") || 5),
+    vars: {},
+  };
+  for (const [k, v] of url.searchParams) if (k.startsWith("var-")) state.vars[k.slice(4)] = v;
+  if (state.from && state.to) state.range = "custom";
+  const dash = byName[state.dashboard];
+  let seq = 0; // responses older than the latest request are dropped
+  let loads = 0;
+  let timer = null;
+  let last = null;
+
+  function query() {
+    const q = new URLSearchParams();
+    if (state.range === "custom") { q.set("from", state.from); q.set("to", state.to); } else q.set("range", state.range);
+    for (const [k, v] of Object.entries(state.vars)) q.set("var-" + k, v);
+    return q;
+  }
+
+  function syncUrl() {
+    const q = query();
+    q.set("refresh", String(state.refresh));
+    history.replaceState(null, "", "/d/" + state.dashboard + "?" + q.toString());
+    for (const a of document.querySelectorAll("#tabs a")) {
+      const keep = new URLSearchParams(q);
+      for (const k of [...keep.keys()]) if (k.startsWith("var-")) keep.delete(k);
+      a.href = "/d/" + a.dataset.name + "?" + keep.toString();
+    }
+  }
+
+  // ---- formatting -------------------------------------------------------------------------
+  function fmt(v, unit) {
+    if (v === null || v === undefined || (typeof v === "number" && !isFinite(v))) return "–";
+    if (typeof v !== "number") return String(v);
+    const n = (x, d) => x.toLocaleString("en-US", { maximumFractionDigits: d });
+    switch (unit) {
+      case "percentunit": return n(v * 100, Math.abs(v) < 0.1 ? 2 : 1) + " %";
+      case "s": return n(v, Math.abs(v) < 10 ? 2 : 1) + " s";
+      case "ms": return n(v, 1) + " ms";
+      case "reqps": return n(v, 2) + "/s";
+      case "currencyUSD": return "$" + n(v, 2);
+      case "bytes": {
+        const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let i = 0;
+        while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+        return n(v, 1) + " " + u[i];
+      }
+      default: return Number.isInteger(v) ? n(v, 0) : n(v, 3);
+    }
+  }
+  const beyond = (t, v) => (t.above ? v > t.value : v < t.value);
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const color = (c) => ({ red: css("--bad"), green: css("--ok") }[c] || c);
+
+  // ---- layout ----------------------------------------------------------------------------
+  function layoutPage() {
+    document.title = "vitrina · " + dash.title;
+    const tabs = $("tabs");
+    for (const d of BOOT.dashboards) {
+      const a = document.createElement("a");
+      a.textContent = d.title;
+      a.dataset.name = d.name;
+      if (d.name === state.dashboard) a.className = "active";
+      tabs.appendChild(a);
+    }
+    const range = $("range");
+    for (const r of BOOT.ranges) range.add(new Option(RANGE_LABELS[r] || r, r));
+    range.add(new Option("custom", "custom"));
+    range.value = state.range;
+    $("refresh").value = String(state.refresh);
+    if (!$("refresh").value) { state.refresh = 5; $("refresh").value = "5"; }
+    const grid = $("grid");
+    for (const p of dash.panels) {
+      const el = document.createElement("section");
+      el.className = "panel panel-" + p.kind;
+      el.id = "panel-" + p.id;
+      el.dataset.kind = p.kind;
+      el.style.gridColumn = "span " + p.width;
+      el.style.height = p.height * 34 + "px";
+      el.innerHTML = "<h2></h2><div class='body'></div>";
+      el.querySelector("h2").textContent = p.title;
+      if (p.description) el.querySelector("h2").title = p.description;
+      grid.appendChild(el);
+    }
+    showCustom();
+  }
+
+  function showCustom() {
+    $("custom").hidden = state.range !== "custom";
+    if (state.range === "custom") {
+      const now = Math.floor(Date.now() / 1000);
+      const iso = (s) => new Date(s * 1000).toISOString().slice(0, 19);
+      if (!$("from").value) $("from").value = iso(Number(state.from) || now - 3600);
+      if (!$("to").value) $("to").value = iso(Number(state.to) || now);
+    }
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------
+  function plotLayout(extra) {
+    const grid = css("--grid");
+    return Object.assign({
+      margin: { l: 56, r: 16, t: 8, b: 32 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { color: css("--text"), size: 11 },
+      showlegend: true,
+      legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, font: { size: 10 } },
+      xaxis: { gridcolor: grid, zerolinecolor: grid, automargin: true },
+      yaxis: { gridcolor: grid, zerolinecolor: grid, automargin: true },
+      hovermode: "x unified",
+    }, extra);
+  }
+  const CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+
+  function chartDiv(body) {
+    let div = body.querySelector(".chart");
+    if (!div) { body.innerHTML = ""; div = document.createElement("div"); div.className = "chart"; body.appendChild(div); }
+    return div;
+  }
+
+  function unitAxis(p) {
+    return p.unit === "percentunit" ? { tickformat: ".1%" } : { ticksuffix: { s: " s", ms: " ms" }[p.unit] || "" };
+  }
+
+  function thresholdShapes(p) {
+    const shapes = [], notes = [];
+    for (const t of p.thresholds) {
+      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: t.value, y1: t.value, line: { color: color(t.color), width: 1.5, dash: "dash" } });
+      notes.push({ xref: "paper", x: 1, y: t.value, xanchor: "right", yanchor: "bottom", showarrow: false, text: t.label || String(t.value), font: { color: color(t.color), size: 10 } });
+    }
+    return { shapes, annotations: notes };
+  }
+
+  function drawTimeseries(p, res, body, range) {
+    const v = res.values, x = v.time || [];
+    const traces = [];
+    const skip = new Set(["time", "cl_mean", "cl_upper", "cl_lower", "cl_beyond", p.series]);
+    const valueCols = res.columns.filter((c) => !skip.has(c));
+    if (p.series) {
+      const groups = new Map();
+      (v[p.series] || []).forEach((s, i) => { if (!groups.has(s)) groups.set(s, []); groups.get(s).push(i); });
+      for (const [s, idx] of [...groups.entries()].sort()) {
+        for (const c of valueCols) {
+          traces.push({ type: "scatter", mode: lineMode(idx.length), marker: MARKER, name: valueCols.length > 1 ? s + " " + c : String(s), x: idx.map((i) => x[i]), y: idx.map((i) => v[c][i]) });
+        }
+      }
+    } else {
+      for (const c of valueCols) traces.push({ type: "scatter", mode: lineMode(x.length), marker: MARKER, name: c, x, y: v[c] });
+    }
+    if (p.control && v.cl_mean) {
+      const lim = (name, label, dash) => traces.push({ type: "scatter", mode: "lines", name: label, x, y: v[name], line: { color: name === "cl_mean" ? css("--muted") : css("--bad"), dash, width: 1 }, hoverinfo: "skip" });
+      lim("cl_upper", "UCL +" + p.control.sigma + "σ", "dash");
+      lim("cl_mean", "CL (mean)", "dot");
+      lim("cl_lower", "LCL −" + p.control.sigma + "σ", "dash");
+      // The query marks the values beyond the limits (cl_beyond), for Grafana as well.
+      const bx = [], by = [];
+      (v.cl_beyond || []).forEach((val, i) => { if (val !== null) { bx.push(x[i]); by.push(val); } });
+      traces.push({ type: "scatter", mode: "markers", name: "beyond limits", x: bx, y: by, marker: { color: css("--bad"), size: 10, symbol: "circle-open", line: { width: 2.5 } } });
+    }
+    const th = thresholdShapes(p);
+    const layout = plotLayout({
+      xaxis: { type: "date", range: [utc(range.from), utc(range.to)], gridcolor: css("--grid"), automargin: true },
+      yaxis: Object.assign({ gridcolor: css("--grid"), zerolinecolor: css("--grid"), automargin: true, rangemode: "tozero" }, unitAxis(p)),
+      shapes: th.shapes,
+      annotations: th.annotations.concat(x.length ? [] : [{ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, text: "no data", font: { color: css("--muted"), size: 14 } }]),
+    });
+    if (p.thresholds.length) layout.yaxis.rangemode = "normal";
+    Plotly.react(chartDiv(body), traces, layout, CONFIG);
+  }
+  // Few points are hard to see as a bare line (a lone one not at all): mark them.
+  const lineMode = (n) => (n <= 60 ? "lines+markers" : "lines");
+  const MARKER = { size: 4 };
+
+  function drawBar(p, res, body) {
+    const cat = res.columns[0];
+    const traces = res.columns.slice(1).map((c) => ({ type: "bar", name: c, x: res.values[cat].map(String), y: res.values[c] }));
+    if (p.kind === "histogram") traces.forEach((t) => { t.x = res.values[cat]; });
+    const th = thresholdShapes(p);
+    const layout = plotLayout({
+      showlegend: traces.length > 1, bargap: p.kind === "histogram" ? 0.05 : 0.2, hovermode: "closest",
+      xaxis: { gridcolor: css("--grid"), automargin: true, type: p.kind === "histogram" ? "linear" : "category", title: { text: cat, font: { size: 10 } } },
+      yaxis: Object.assign({ gridcolor: css("--grid"), automargin: true }, unitAxis(p)),
+      shapes: th.shapes, annotations: th.annotations,
+    });
+    Plotly.react(chartDiv(body), traces, layout, CONFIG);
+  }
+
+  function drawStat(p, res, body) {
+    const col = res.columns[0];
+    const value = col && res.values[col].length ? res.values[col][0] : null;
+    const crossed = value === null ? undefined : p.thresholds.find((t) => beyond(t, value));
+    body.innerHTML = "";
+    const div = document.createElement("div");
+    div.className = "stat" + (crossed ? " bad" : "") + (value === null ? " empty" : "");
+    if (crossed) div.style.color = color(crossed.color);
+    div.dataset.value = value === null ? "" : String(value);
+    div.textContent = fmt(value, p.unit);
+    body.appendChild(div);
+  }
+
+  function table(headers, rows, cellClass) {
+    const t = document.createElement("table");
+    const head = t.createTHead().insertRow();
+    for (const h of headers) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+    const tb = t.createTBody();
+    for (const r of rows) {
+      const tr = tb.insertRow();
+      r.forEach((c, i) => { const td = tr.insertCell(); td.textContent = c.text; if (c.cls) td.className = c.cls; else if (cellClass) td.className = cellClass(i); });
+    }
+    return t;
+  }
+
+  function drawTable(p, res, body) {
+    body.innerHTML = "";
+    if (!res.rows) { body.innerHTML = "<div class='empty-note'>no data</div>"; return; }
+    const rows = [];
+    // Identifiers are shown as they are (no thousands separators); rates as percentages.
+    const unitOf = (c) => (c.endsWith("_id") ? "raw" : c.endsWith("rate") || c === "availability" ? "percentunit" : "short");
+    for (let i = 0; i < res.rows; i++) rows.push(res.columns.map((c) => { const v = res.values[c][i]; return { text: unitOf(c) === "raw" ? String(v) : fmt(v, unitOf(c)), cls: typeof v === "number" ? "num" : "" }; }));
+    body.appendChild(table(res.columns, rows));
+  }
+
+  function drawAlerts(p, alerts, body) {
+    body.innerHTML = "";
+    if (!alerts || !alerts.available || !alerts.alerts.length) {
+      const note = document.createElement("div");
+      note.className = "empty-note";
+      note.textContent = alerts && alerts.available ? "no alerts" : "no alert rules";
+      body.appendChild(note);
+      return;
+    }
+    const heads = ["name", "state", "severity", "value", "since", "summary"];
+    const rows = alerts.alerts.map((a) => heads.map((h) => ({ text: fmt(a[h], "short"), cls: h === "state" ? "state-" + String(a.state).toLowerCase() : "" })));
+    body.appendChild(table(heads, rows));
+  }
+
+  const utc = (s) => new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ");
+
+  function draw(body) {
+    for (const p of dash.panels) {
+      const el = $("panel-" + p.id).querySelector(".body");
+      if (p.kind === "alerts") { drawAlerts(p, body.alerts, el); continue; }
+      const res = body.panels[p.id];
+      if (!res) continue;
+      if (res.error) { el.innerHTML = ""; const e = document.createElement("div"); e.className = "panel-error"; e.textContent = res.error; el.appendChild(e); continue; }
+      if (p.kind === "timeseries") drawTimeseries(p, res, el, body.range);
+      else if (p.kind === "bar" || p.kind === "histogram") drawBar(p, res, el);
+      else if (p.kind === "stat") drawStat(p, res, el);
+      else if (p.kind === "table") drawTable(p, res, el);
+    }
+  }
+
+  function drawVars(vars) {
+    const box = $("vars");
+    for (const v of dash.variables) {
+      let sel = box.querySelector("select[name='" + v.name + "']");
+      if (!sel) {
+        const label = document.createElement("label");
+        label.textContent = v.label + " ";
+        sel = document.createElement("select");
+        sel.name = v.name;
+        sel.id = "var-" + v.name;
+        sel.addEventListener("change", () => { state.vars[v.name] = sel.value; syncUrl(); load(); });
+        label.appendChild(sel);
+        box.appendChild(label);
+      }
+      const info = vars[v.name] || { options: [], value: "" };
+      const want = info.options.join("\n");
+      if (sel.dataset.options !== want) {
+        sel.innerHTML = "";
+        for (const o of info.options) sel.add(new Option(o, o));
+        sel.dataset.options = want;
+      }
+      sel.value = info.value;
+    }
+  }
+
+  // ---- loading ---------------------------------------------------------------------------
+  async function load() {
+    const mine = ++seq;
+    clearTimeout(timer);
+    const started = performance.now();
+    try {
+      const url = "/v1/dashboards/" + state.dashboard + "/data?" + query().toString();
+      const early = window.VITRINA_PREFETCH;
+      window.VITRINA_PREFETCH = null; // good for the first load only
+      const resp = await (early && early.url === url ? early.response : fetch(url));
+      const body = await resp.json();
+      if (mine !== seq) return;
+      if (!resp.ok) { $("status").textContent = body.message || "error " + resp.status; return; }
+      last = body;
+      performance.mark("vitrina:data");
+      drawVars(body.variables || {});
+      draw(body);
+      performance.mark("vitrina:drawn");
+      loads += 1;
+      document.body.dataset.loads = String(loads);
+      document.body.dataset.range = state.range;
+      document.body.dataset.from = String(body.range.from);
+      document.body.dataset.to = String(body.range.to);
+      document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+      lastStatus = "updated " + new Date().toISOString().slice(11, 19) + " UTC · " + utc(body.range.from) + " → " + utc(body.range.to) +
+        " · " + body.range.interval_s + " s buckets · queries " + Math.round(body.ms) + " ms";
+      showStatus();
+    } catch (err) {
+      if (mine === seq) $("status").textContent = "cannot load: " + err;
+    } finally {
+      if (mine === seq) schedule();
+    }
+  }
+
+  let lastStatus = "";
+  function showStatus() {
+    $("status").textContent = lastStatus + (state.refresh ? " · refresh " + state.refresh + " s" : " · refresh off");
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    if (state.refresh > 0) timer = setTimeout(load, state.refresh * 1000);
+  }
+
+  function setTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    localStorage.setItem("vitrina-theme", theme);
+    if (last) draw(last);
+  }
+
+  function wire() {
+    $("range").addEventListener("change", (e) => {
+      state.range = e.target.value;
+      showCustom();
+      if (state.range !== "custom") { state.from = state.to = null; syncUrl(); load(); }
+    });
+    $("apply").addEventListener("click", () => {
+      state.from = String(Math.floor(Date.parse($("from").value + "Z") / 1000));
+      state.to = String(Math.floor(Date.parse($("to").value + "Z") / 1000));
+      syncUrl();
+      load();
+    });
+    $("refresh").addEventListener("change", (e) => { state.refresh = Number(e.target.value); syncUrl(); showStatus(); schedule(); });
+    $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
+  }
+
+  document.documentElement.dataset.theme = localStorage.getItem("vitrina-theme") || "dark";
+  layoutPage();
+  wire();
+  syncUrl();
+  load();
+})();

@@ -1,0 +1,208 @@
+"""The six built-in streams, with the field names and types the seed systems send
+(../shared/brief/seed-formats.md), their storage policy and their per-second rollups."""
+
+from __future__ import annotations
+
+from vitrina.streams.declare import Aggregate, Rollup, Stream
+from vitrina.streams.fields import Field
+
+QUANTILES = (0.5, 0.9, 0.99)
+
+METRICS = Stream(
+    name="metrics",
+    description="Named service metrics: the seed's POST /upload/metrics/ body, with optional time and tags.",
+    fields=(
+        Field("time", "timestamp", required=False, description="Event time; the arrival time when absent."),
+        Field("metric_name", "string", max_length=256, low_cardinality=True),
+        Field("metric_value", "float", description="Any finite number; integers are valid."),
+        Field("tags", "map_string", required=False),
+    ),
+    time_field="time",
+    order_by=("metric_name", "time"),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(("metric_name", "metric_name"),),
+            aggregates=(
+                Aggregate("count", "count"),
+                Aggregate("sum", "sum", ("metric_value",)),
+                Aggregate("min", "min", ("metric_value",)),
+                Aggregate("max", "max", ("metric_value",)),
+                Aggregate("quantiles", "quantiles", ("metric_value",), levels=QUANTILES),
+            ),
+            description="Per metric name: count, sum, min, max and p50/p90/p99 of the value.",
+        ),
+    ),
+    builtin=True,
+)
+
+_ATTEMPT_SECONDS = "(toInt64(up_ts) - toInt64(ts_ns)) / 1e9"
+_LIVE = "is_created = 1 AND up_ts > ts_ns"
+
+UPLOADS = Stream(
+    name="uploads",
+    description="Product-card upload attempts: the upload monitor's Kafka `item_events` format.",
+    fields=(
+        Field("ts_ns", "timestamp", required=False, unit="ns", storage="epoch_ns", description="Attempt time, ns since the epoch."),
+        Field("item_id", "uint"),
+        Field("company_id", "uint", description="The seller."),
+        Field("category_id", "uint"),
+        Field("origin", "string", max_length=64, low_cardinality=True, description="upload/ui, upload/api, update/manual."),
+        Field("media", "map_uint", required=False),
+        Field("country", "string", required=False, nullable=True, max_length=16, low_cardinality=True),
+        Field("url_by_media", "map_uint", required=False),
+        Field("event", "enum", values=("SAVE", "UPDATE", "ERROR"), description="SAVE when the card was created."),
+        Field("attempt_id", "id", required=False, default=""),
+        Field("request_id", "id", required=False, default=""),
+        Field("up_ts", "uint", required=False, default=0, description="ns when the card went live; 0 if not."),
+        Field("is_created", "uint", required=False, default=0, le=1),
+        Field("origin_id", "uint", required=False, default=0, le=65535),
+        Field("data", "json", required=False, description="Any JSON value, kept as text."),
+    ),
+    time_field="ts_ns",
+    order_by=("company_id", "item_id", "ts_ns"),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(),
+            aggregates=(
+                Aggregate("attempts", "count"),
+                Aggregate("created", "count", where="is_created = 1"),
+                Aggregate("errors", "count", where="event = 'ERROR'"),
+                Aggregate("sellers", "uniq", ("company_id",)),
+                Aggregate("attempt_avg", "avg", (_ATTEMPT_SECONDS,), where=_LIVE),
+                Aggregate("attempt_quantiles", "quantiles", (_ATTEMPT_SECONDS,), where=_LIVE, levels=QUANTILES),
+            ),
+            figures=(("failure_rate", "if(attempts = 0, 0, 1 - created / attempts)"),),
+            description="Throughput, created and failed attempts, sellers, attempt-to-live seconds.",
+        ),
+    ),
+    builtin=True,
+)
+
+_LEVELS = range(1, 51)
+
+QUOTES = Stream(
+    name="quotes",
+    description="Order-book reports, 50 bid and 50 ask levels: the quotes pipeline's Kafka `metrics_raw` format.",
+    fields=(
+        Field("timestamp", "timestamp", required=False, precision=6, description="Float seconds since the epoch."),
+        *(Field(f"bid_{i}", "float") for i in _LEVELS),
+        *(Field(f"ask_{i}", "float") for i in _LEVELS),
+        Field("stats", "array_float", required=False, description="[bid_avg, ask_avg]."),
+    ),
+    time_field="timestamp",
+    order_by=("timestamp",),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(),
+            aggregates=(
+                Aggregate("reports", "count"),
+                Aggregate("mid1_avg", "avg", ("(ask_1 + bid_1) / 2",)),
+                Aggregate("mid1_min", "min", ("(ask_1 + bid_1) / 2",)),
+                Aggregate("mid1_max", "max", ("(ask_1 + bid_1) / 2",)),
+                Aggregate("mid1_last", "argMax", ("(ask_1 + bid_1) / 2", "timestamp")),
+            ),
+            description="Level-1 mid price (ask_1 + bid_1) / 2: mean, min, max and last.",
+        ),
+    ),
+    builtin=True,
+)
+
+SITE_EVENTS = Stream(
+    name="site_events",
+    description="The shop clickstream of the seed's POST /events/.",
+    fields=(
+        Field("dt", "timestamp", description="Event time."),
+        Field("name", "string", max_length=64, low_cardinality=True, description="view or click."),
+        Field("user_id", "uint"),
+        Field("url", "string", max_length=2048, pattern=r"^https?://[^\s/$.?#][^\s]*$", description="An http(s) URL."),
+        Field("obj", "string", max_length=64, low_cardinality=True, description="page, url or button."),
+        Field("obj_id", "string", required=False, default="", max_length=256),
+        Field("product_id", "uint", required=False, default=0),
+        Field("amount", "float", required=False, default=0.0, ge=0),
+        Field("exp", "map_string", required=False, description="Experiment assignments."),
+    ),
+    time_field="dt",
+    order_by=("user_id", "dt"),
+    # The seed's event kinds: view_page, click_url, and for button clicks the button
+    # (add_to_cart, checkout, register).
+    derived=(("event_type", "LowCardinality(String)", "if(obj = 'button', obj_id, concat(name, '_', obj))"),),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(("event_type", "event_type"),),
+            aggregates=(
+                Aggregate("events", "count"),
+                Aggregate("users", "uniq", ("user_id",)),
+                Aggregate("amount", "sum", ("amount",)),
+            ),
+            description="Events, users and amount per event type.",
+        ),
+    ),
+    builtin=True,
+)
+
+STORE_EVENTS = Stream(
+    name="store_events",
+    description="Multi-region commerce events (the public e-commerce behaviour schema plus the datacenter).",
+    fields=(
+        Field("time", "timestamp", required=False),
+        Field("type", "enum", values=("view", "cart", "purchase", "remove_from_cart")),
+        Field("product_id", "uint"),
+        Field("category_id", "uint"),
+        Field("category_code", "string", required=False, nullable=True, max_length=256, low_cardinality=True),
+        Field("brand", "string", required=False, nullable=True, max_length=256, low_cardinality=True),
+        Field("price", "float", ge=0),
+        Field("user_id", "uint"),
+        Field("user_session", "string", max_length=128),
+        Field("datacenter", "string", max_length=32, low_cardinality=True, description="eu, usa, asia."),
+    ),
+    time_field="time",
+    order_by=("datacenter", "type", "time"),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(("datacenter", "datacenter"), ("type", "type")),
+            aggregates=(
+                Aggregate("events", "count"),
+                Aggregate("revenue", "sum", ("price",), where="type = 'purchase'"),
+                Aggregate("users", "uniq", ("user_id",)),
+            ),
+            description="Requests, revenue and users per datacenter and event type.",
+        ),
+    ),
+    builtin=True,
+)
+
+PROBES = Stream(
+    name="probes",
+    description="Availability checks: from a location, a target answered with a status in some time.",
+    fields=(
+        Field("time", "timestamp", required=False),
+        Field("location", "string", max_length=64, low_cardinality=True),
+        Field("target", "string", max_length=2048, low_cardinality=True),
+        Field("status_code", "uint", le=999, description="0 when the check got no answer."),
+        Field("response_time_ms", "float", ge=0),
+    ),
+    time_field="time",
+    order_by=("location", "target", "time"),
+    derived=(("ok", "UInt8", "status_code BETWEEN 200 AND 399"),),
+    rollups=(
+        Rollup(
+            name="",
+            keys=(("location", "location"), ("target", "target")),
+            aggregates=(
+                Aggregate("probes", "count"),
+                Aggregate("successes", "count", where="ok = 1"),
+                Aggregate("response_quantiles", "quantiles", ("response_time_ms",), levels=(0.5, 0.95, 0.99)),
+            ),
+            figures=(("availability", "if(probes = 0, 0, successes / probes)"),),
+            description="Probes, successes and p50/p95/p99 response time per location and target.",
+        ),
+    ),
+    builtin=True,
+)
+
+BUILTIN = (METRICS, UPLOADS, QUOTES, SITE_EVENTS, STORE_EVENTS, PROBES)
