@@ -45,6 +45,7 @@ class Summary:
     rejected: int = 0  # refused by validation (listed in `rejected` or a 4xx answer)
     failed: int = 0  # no verdict: connection errors and 5xx answers
     invalid_sent: int = 0  # events spoiled on purpose (bad_fraction)
+    behind: int = 0  # events not sent because the sender fell over MAX_LAG behind its schedule
     requests: int = 0
     status: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # transport errors by exception type
@@ -97,6 +98,7 @@ class Summary:
             ("rejected", f"{self.rejected:,}"),
             ("failed", f"{self.failed:,}"),
             ("invalid sent", f"{self.invalid_sent:,}"),
+            ("dropped behind schedule", f"{self.behind:,}"),
             ("requests", f"{self.requests:,}"),
             ("latency p50", f"{self.p50 * 1000:.1f} ms"),
             ("latency p99", f"{self.p99 * 1000:.1f} ms"),
@@ -196,9 +198,14 @@ async def _pace(
                 return
         if stop is not None and stop.is_set():
             return
-        if time.monotonic() - due > MAX_LAG:
-            due = time.monotonic()  # far behind: drop the missed batches rather than burst
         now = time.time()
+        current = rate * diurnal_weight(_utc_hour(now)) if diurnal else rate
+        while time.monotonic() - due > MAX_LAG and (end is None or due < end - 1e-9):
+            # far behind: drop the missed batches rather than burst, and count them
+            sender.summary.behind += batch
+            due += batch / current
+        if end is not None and due >= end - 1e-9:
+            return
         events = [make(rng, now) for _ in range(batch)]
         if bad_fraction > 0:
             for i, event in enumerate(events):
@@ -206,7 +213,6 @@ async def _pace(
                     events[i] = spoil(stream, event, rng)
                     sender.summary.invalid_sent += 1
         await sender.submit(stream, events)
-        current = rate * diurnal_weight(_utc_hour(now)) if diurnal else rate
         due += batch / current
 
 
