@@ -119,12 +119,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
         `wal_interval_ms` anyway) and answer once every event acknowledged before this call
         is in ClickHouse: for scripts that load, then query or report."""
-        if pipeline.writer is None or not pipeline.ready:
+        if pipeline.log is None or not pipeline.ready:
             return _error(503, "not_ready", "starting or stopping")
-        if pipeline.log is not None:  # acknowledged events are in Kafka / Redis, loaded by the loaders
-            kind = pipeline.settings.transport.kind
+        kind = pipeline.settings.transport.kind
+        if kind != "direct":  # acknowledged events are in Kafka / Redis, loaded by the loaders
             return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
-        if not pipeline.writer.flush(timeout):
+        if not pipeline.log.flush(timeout):
             return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
         return MsgspecJSON({"status": "flushed"})
 
