@@ -219,7 +219,7 @@ def test_quarantine_survives_trim(tmp_folder: Path, warehouse: Warehouse) -> Non
 
 
 def test_a_folder_written_by_the_previous_framing_loads_with_its_tokens(tmp_folder: Path, warehouse: Warehouse) -> None:
-    """tests/load/data/wal-v1 was written by the previous WriteAheadLog (8 records of 4 ids,
+    """tests/log/data/wal-v1 was written by the previous WriteAheadLog (8 records of 4 ids,
     3 segments), which had loaded records 0-1 and died inserting records 2-3."""
     folder = tmp_folder / "wal"
     shutil.copytree(DATA / "wal-v1", folder)
