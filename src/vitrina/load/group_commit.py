@@ -5,16 +5,17 @@ because it is one: its source is the waiting requests, its commit answers them.
 chdb charges ~6 ms per insert whatever its size, so inserting per request caps intake near
 150 requests/s. Instead, requests hand their already-encoded JSONEachRow rows to this writer
 and wait; one writer thread takes everything that piled up while the previous insert ran
-(plus up to `commit_linger_ms` more), inserts it table by table, and only then resolves the waiting
-requests. Batches therefore grow with load by themselves. A bound on pending rows makes
-intake answer 503 instead of growing memory without limit.
+(plus up to `commit_linger_ms` more, unless `commit_batch_rows` wait), inserts it table by
+table through the commit path (load/commit.py), and only then resolves the waiting requests.
+Batches therefore grow with load by themselves. A bound on pending rows makes intake answer
+503 instead of growing memory without limit.
 
 An answer is the truth. A failed insert (cancelled, a memory limit, a view failing, the
 warehouse down) is retried under the batch's token until it is complete: a failure after the
 raw part was committed but before a view's was (answered 503, the client's retry would have
 doubled the raw rows) is completed by the retry, and nothing is stored twice. Meanwhile the
 requests wait, and new ones get 503 Overloaded once the bound is reached: 503 only for rows
-never attempted. A request whose rows ClickHouse refuses for their data (load/failures.py) is
+never attempted. A request whose rows ClickHouse refuses for their data (the sink says so) is
 answered 503 with the reason and nothing of it is stored; the other requests of its batch
 are stored and answered 200.
 """
