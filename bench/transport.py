@@ -31,8 +31,8 @@ from tests.log.services import Redis, Tansu
 from bench.bare_consume import consume_rate
 from bench.common import ROOT, report, server
 from vitrina.config import TransportSettings
-from vitrina.load.batches import LoaderMetrics
-from vitrina.load.loader import KafkaLoader
+from vitrina.load.kafka_loader import KafkaLoader
+from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.redis_loader import RedisLoader
 from vitrina.log.kafka import consumer_config, ensure_topics, producer_config
 from vitrina.log.naming import ROWS_HEADER, ROWS_MARK
@@ -41,6 +41,7 @@ from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.builtin import BUILTIN
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import WarehouseSink
 
 STREAMS = {s.name: s for s in BUILTIN}
 
@@ -162,7 +163,7 @@ def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
         out["bare_default_fetch"] = bare_consume(broker, "vitrina.metrics", events, librdkafka_defaults)
         wh = warehouse(folder / "ch")
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
-        loader = KafkaLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench")
+        loader = KafkaLoader(t, {"metrics": STREAMS["metrics"]}, wh, WarehouseSink(wh), metrics, "bench")
         assigned = lambda: bool(loader.consumer and loader.consumer.assignment())  # noqa: E731
         out["loader"] = run_loader(loader, metrics, "metrics", events, assigned, broker.proc.pid)
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == events
@@ -171,7 +172,7 @@ def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
         fill_topic(broker.bootstrap, "item_events", seed_n, seed_upload, header=False)
         out["bare_seed"] = bare_consume(broker, "item_events", seed_n)
         t2 = replace(t, group="bench-seed", foreign={"item_events": "uploads"})
-        loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, metrics, "bench-seed")
+        loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, WarehouseSink(wh), metrics, "bench-seed")
         assigned2 = lambda: bool(loader2.consumer and loader2.consumer.assignment())  # noqa: E731
         out["loader_seed"] = run_loader(loader2, metrics, "uploads", seed_n, assigned2, broker.proc.pid)
         wh.close()
@@ -192,7 +193,7 @@ def redis_rate(folder: Path, events: int) -> float:
         wh = warehouse(folder / "ch-redis")
         metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
         t = TransportSettings(kind="redis", redis=rs.url)
-        loader = RedisLoader(t, {"metrics": STREAMS["metrics"]}, wh, metrics, "bench-0")
+        loader = RedisLoader(t, {"metrics": STREAMS["metrics"]}, WarehouseSink(wh), metrics, "bench-0")
         rate = run_loader(loader, metrics, "metrics", events, lambda: True).rate
         wh.close()
         return rate
@@ -206,7 +207,7 @@ def freshness(folder: Path, rate: int, seconds: float) -> dict[str, float]:
     broker = Tansu(folder).start()
     port = free_port()
     cfg = folder / "fresh.toml"
-    cfg.write_text("[transport]\nlinger_ms = 50\n")
+    cfg.write_text("[transport]\nbatch_linger_ms = 50\n")
     cmd = [
         *(sys.executable, "-m", "vitrina", "up", "--port", str(port), "--data-dir", str(folder / "fresh")),
         *("--config", str(cfg), "--kafka", broker.bootstrap),

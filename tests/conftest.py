@@ -59,6 +59,7 @@ class VitrinaProcess:
         self.headers: dict[str, str] = {}  # sent by settle() and sql(): a read key under [auth]
         self.config = config
         self.extra_args = extra_args or []
+        self.launcher = ["-m", "vitrina"]  # python's arguments that run vitrina (tests/faults.py has another)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"vitrina-{self.port}.log"
@@ -69,7 +70,7 @@ class VitrinaProcess:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start the process without waiting for it to be ready (it may be meant to die)."""
-        cmd = [sys.executable, "-m", "vitrina", "up", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
+        cmd = [sys.executable, *self.launcher, "up", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.extra_args]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime

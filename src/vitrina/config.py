@@ -6,6 +6,7 @@ retention per stream under `[retention]` (days).
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -31,9 +32,10 @@ class WriterSettings:
     # ClickHouse (read-your-writes, about half the single-event throughput: docs/PERFORMANCE.md).
     ack: str = "wal"
     wal_fsync: bool = False  # fdatasync before answering (power loss too); off: a crash of the process, like `fsync`
-    wal_interval_ms: float = 200.0  # insert the log's new rows at least this often ...
-    flush_rows: int = 100_000  # ... or as soon as this many rows wait
-    linger_ms: float = 0.0  # ack = insert: also once the oldest waiting row is this old (0: as soon as the writer is free)
+    wal_interval_ms: float = 200.0  # ack = wal: insert the log's new rows at least this often ...
+    wal_batch_rows: int = 100_000  # ... or as soon as this many rows wait
+    commit_linger_ms: float = 0.0  # ack = insert: wait this long for more rows after the first (0: insert as soon as free) ...
+    commit_batch_rows: int = 100_000  # ... unless this many rows wait
     max_pending_rows: int = 1_000_000  # rows not yet in ClickHouse; beyond this, intake answers 503
     fsync: bool = False  # fsync parts on insert (survives power loss, not only a crash)
 
@@ -94,8 +96,8 @@ class TransportSettings:
     consumer: str = ""  # consumer name prefix (Redis); default: the host name
     loader: bool = True  # `vitrina up` also runs the loader (embedded chdb needs it in-process)
     loaders: int = 1  # loader members per process
-    batch_rows: int = 250_000  # size bound of a batch (batches end on multiples of it)
-    linger_ms: float = 200.0  # time bound of a batch
+    batch_rows: int = 250_000  # size bound of a loader's batch (batches end on multiples of it)
+    batch_linger_ms: float = 200.0  # time bound of a loader's batch
     session_timeout_ms: int = 10_000
     redis_max_len: int = 5_000_000  # intake answers 503 beyond this many unloaded entries
     claim_idle_ms: int = 30_000  # Redis: claim a silent consumer's pending entries after this
@@ -139,7 +141,35 @@ class Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
+# Settings renamed so that each name means one thing: (section, old name) -> the new names it
+# sets. The old names still work, with a warning (once per process and name).
+RENAMED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("writer", "flush_rows"): ("wal_batch_rows", "commit_batch_rows"),
+    ("writer", "linger_ms"): ("commit_linger_ms",),
+    ("transport", "linger_ms"): ("batch_linger_ms",),
+}
+_warned: set[tuple[str, str]] = set()
+log = logging.getLogger(__name__)
+
+
+def _renamed(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """`data` with deprecated names replaced by their new ones."""
+    out = dict(data)
+    for (section, old), new in RENAMED.items():
+        if section != name or old not in out:
+            continue
+        if any(n in out for n in new):
+            raise ConfigError(f"[{name}] {old} is the old name of {' and '.join(new)}: give the new name only")
+        value = out.pop(old)
+        out.update(dict.fromkeys(new, value))
+        if (section, old) not in _warned:
+            _warned.add((section, old))
+            log.warning("[%s] %s is deprecated: use %s", name, old, " and ".join(new))
+    return out
+
+
 def _section(cls: Any, data: dict[str, Any], name: str) -> Any:
+    data = _renamed(data, name)
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:

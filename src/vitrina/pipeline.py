@@ -1,5 +1,6 @@
-"""The running pipeline of one `vitrina up`: warehouse, schema, validators, group-commit
-writer, self-metrics and the read-only SQL runner, opened and closed together."""
+"""The running pipeline of one `vitrina up`: warehouse, schema, validators, the sink, the Log
+(log/base.py) that makes answers durable, self-metrics and the read-only SQL runner, opened
+and closed together."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from typing import Any
 
 from vitrina.auth.keys import KeyStore
 from vitrina.config import Settings
+from vitrina.core import Sink
+from vitrina.health import StorageHealth
 from vitrina.intake.validate import Checked, StreamValidator
-from vitrina.load.batches import dead_letters, problem_reason
-from vitrina.load.group_commit import GroupCommitWriter
-from vitrina.load.health import StorageHealth
-from vitrina.load.storing import NullCopy
-from vitrina.load.wal import WriteAheadLog
-from vitrina.load.wal_writer import WalWriter
-from vitrina.log.producer import LogProducer
+from vitrina.load.commit import Committer
+from vitrina.load.dead_letters import dead_letters, problem_reason
+from vitrina.load.group_commit import GroupCommit
+from vitrina.load.wal_loader import WalLoader
+from vitrina.log.base import Log
+from vitrina.log.wal import WriteAheadLog
+from vitrina.log.wal_writer import WalWriter
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse, parse_dsn
-from vitrina.warehouse.ddl import REJECTED_TABLE
 from vitrina.warehouse.readonly import ReadOnlySql
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import WarehouseSink
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +47,10 @@ class Pipeline:
         self.streams: dict[str, Stream] = settings.streams
         self.validators = {name: StreamValidator(s) for name, s in self.streams.items()}
         self.warehouse: Warehouse | None = None
-        self.writer: GroupCommitWriter | WalWriter | None = None
+        self.sink: Sink | None = None  # what every loader stores through
+        self.log: Log | None = None
         self.sql: ReadOnlySql | None = None
-        self.log: LogProducer | None = None  # set when the transport is kafka or redis
-        self.metrics = PipelineMetrics(
-            lambda: self.writer.pending_rows if self.writer else 0,
-            lambda: self.writer.unloaded_rows if isinstance(self.writer, WalWriter) else 0,
-        )
+        self.metrics = PipelineMetrics(lambda: self.log.pending if self.log else 0, lambda: self.log.backlog if self.log else 0)
         # With [auth] on: the keys requests are checked against (auth/guard.py, /readyz).
         self.keys = KeyStore(settings.keys_path) if settings.auth.enabled else None
         self.ready = False
@@ -66,67 +66,32 @@ class Pipeline:
         if applied:
             log.info("schema migrations applied: %s", applied)
         self.sql = ReadOnlySql(self.warehouse, s.sql)
-        self.writer = self._writer(self.warehouse)
-        self.writer.start(loop)
-        self.log = open_log(s, loop)
+        self.sink = WarehouseSink(self.warehouse)
+        self.log = open_log(s, self.sink, self.metrics, self.health)
+        self.log.start(loop)
         self.ready = True
-
-    def _writer(self, wh: Warehouse) -> GroupCommitWriter | WalWriter:
-        w = self.settings.writer
-        if w.ack == "wal":
-            return WalWriter(
-                WriteAheadLog(self.settings.data_dir / "wal", durable=w.wal_fsync, on_drop=self.metrics.wal_dropped),
-                wh.insert_json_rows,
-                fsync=w.wal_fsync,
-                flush_rows=w.flush_rows,
-                interval_ms=w.wal_interval_ms,
-                max_pending_rows=w.max_pending_rows,
-                observe=self.metrics.observe_insert,
-                check=NullCopy(wh),
-                health=self.health,
-            )
-        return GroupCommitWriter(
-            wh.insert_json_rows,
-            flush_rows=w.flush_rows,
-            linger_ms=w.linger_ms,
-            max_pending_rows=w.max_pending_rows,
-            observe=self.metrics.observe_insert,
-            check=NullCopy(wh),
-            health=self.health,
-        )
 
     def close(self) -> None:
         self.ready = False
         if self.log is not None:
-            self.log.close()
-        if self.writer is not None:
-            self.writer.close()  # drains everything accepted
+            self.log.close()  # makes everything accepted durable (and, for the write-ahead log, loaded)
         if self.sql is not None:
             self.sql.close()
         if self.warehouse is not None:
             self.warehouse.close()
 
     def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Awaitable[None]:
-        """Insert the good rows and keep the rejected items; the result is done once both are
-        durable (in the write-ahead log or ClickHouse, or with a log transport in the log).
-        `key` (the API key's name) keeps one producer's events in order on a log, and is kept with
-        the rejected items. Call count_stored() after it.
+        """Hand the good rows and the rejected items to the Log; the result is done once both
+        are durable. `key` (the API key's name) keeps one producer's events in order on a
+        partitioned log, and is kept with the rejected items. Call count_stored() after it.
 
         A plain function, not a coroutine: for the common request (all items good) it hands
-        back the writer's future itself, a measurable saving per single-event request."""
-        if self.log is not None:
-            rejected = rejected_rows(stream, source, checked, key.decode() if key else "") if checked.problems else b""
-            return self.log.send(stream, checked.rows, rejected, key)
-        assert self.writer is not None
-        if checked.count and not checked.problems:
-            return self.writer.submit(stream, checked.rows, checked.count)
-        waits = []
-        if checked.count:
-            waits.append(self.writer.submit(stream, checked.rows, checked.count))
-        if checked.problems:
-            rejected = rejected_rows(stream, source, checked, key.decode() if key else "")
-            waits.append(self.writer.submit(REJECTED_TABLE, rejected, len(checked.problems)))
-        return _all(waits)
+        back the Log's awaitable itself, a measurable saving per single-event request."""
+        assert self.log is not None, "pipeline not open"
+        if not checked.problems:
+            return self.log.submit(stream, checked.rows, checked.count, key)
+        rejected = rejected_rows(stream, source, checked, key.decode() if key else "")
+        return self.log.submit(stream, checked.rows, checked.count, key, rejected, len(checked.problems))
 
     def count_stored(self, stream: str, checked: Checked) -> None:
         if checked.count:
@@ -138,20 +103,23 @@ class Pipeline:
             self.metrics.rejected.labels(stream).inc(len(checked.problems))
 
 
-async def _all(waits: list[asyncio.Future[None]]) -> None:
-    if waits:
-        await asyncio.gather(*waits)
-
-
-def open_log(settings: Settings, loop: asyncio.AbstractEventLoop) -> LogProducer | None:
-    """The log producer of a kafka or redis transport; None for direct."""
-    kind = settings.transport.kind
+def open_log(settings: Settings, sink: Sink, metrics: PipelineMetrics, health: StorageHealth) -> Log:
+    """The Log the settings choose: a broker's (`[transport] kind`), else the write-ahead log
+    (`[writer] ack = "wal"`), else none at all, the group commit (`ack = "insert"`)."""
+    kind, w = settings.transport.kind, settings.writer
     if kind == "kafka":
         from vitrina.log.kafka import KafkaLog
 
-        return KafkaLog(settings.transport, settings.streams, loop)
+        return KafkaLog(settings.transport, settings.streams)
     if kind == "redis":
         from vitrina.log.redis_log import RedisLog
 
         return RedisLog(settings.transport, settings.streams)
-    return None
+    if w.ack == "wal":
+        wal = WriteAheadLog(settings.data_dir / "wal", durable=w.wal_fsync, on_drop=metrics.wal_dropped)
+        loader = WalLoader(
+            wal, sink, interval_ms=w.wal_interval_ms, batch_rows=w.wal_batch_rows, observe=metrics.observe_insert, health=health
+        )
+        return WalWriter(wal, loader, fsync=w.wal_fsync, max_pending_rows=w.max_pending_rows, health=health)
+    committer = Committer(sink, health, metrics.observe_insert)
+    return GroupCommit(committer, batch_rows=w.commit_batch_rows, linger_ms=w.commit_linger_ms, max_pending_rows=w.max_pending_rows)

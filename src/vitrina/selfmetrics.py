@@ -11,7 +11,9 @@ _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 
 class PipelineMetrics:
-    def __init__(self, pending_rows: Callable[[], float], unloaded_rows: Callable[[], float] = lambda: 0) -> None:
+    def __init__(self, pending: Callable[[], float], backlog: Callable[[], float] = lambda: 0) -> None:
+        """`pending()`: rows accepted, not yet durable; `backlog()`: rows acknowledged, not yet
+        in ClickHouse (the Log's, log/base.py)."""
         self.registry = CollectorRegistry()
         r = self.registry
         self.accepted = Counter("vitrina_accepted_events", "Events stored, per stream", ["stream"], registry=r)
@@ -24,12 +26,12 @@ class PipelineMetrics:
         self.request_seconds = Histogram(
             "vitrina_intake_request_seconds", "Intake request latency, from body read to answer", buckets=_SECONDS_BUCKETS, registry=r
         )
-        self.queue_depth = Gauge("vitrina_writer_pending_rows", "Rows waiting for the group-commit writer", registry=r)
-        self.queue_depth.set_function(pending_rows)
+        self.queue_depth = Gauge("vitrina_writer_pending_rows", "Rows accepted, not yet durable (their requests wait)", registry=r)
+        self.queue_depth.set_function(pending)
         self.wal_unloaded = Gauge(
-            "vitrina_wal_unloaded_rows", "Acknowledged rows in the write-ahead log, not yet in ClickHouse (ack = wal)", registry=r
+            "vitrina_wal_unloaded_rows", "Acknowledged rows not yet in ClickHouse (the write-ahead log's, with ack = wal)", registry=r
         )
-        self.wal_unloaded.set_function(unloaded_rows)
+        self.wal_unloaded.set_function(backlog)
         # Bytes of the write-ahead log the reader could not use, copied to wal/quarantine/:
         # "damaged" (acknowledged records lost; the ERROR log line says where) or "torn" (a
         # write cut short by a crash or a failed append, never acknowledged).

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from vitrina.cli.main import app
 from vitrina.config import ConfigError, load_settings
 from vitrina.intake.validate import StreamValidator
-from vitrina.load.batches import prepare
+from vitrina.load.commit import Batch
+from vitrina.load.prepare import prepare
 from vitrina.log.naming import routes
 from vitrina.streams.builtin import BUILTIN
 
@@ -21,7 +22,7 @@ NOW_NS = 1_763_800_000_000_000_000
 
 
 def _prepare(values: list[bytes], trusted: list[bool]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    out = prepare("metrics", StreamValidator(METRICS), values, trusted, lambda i: f"t/0/{i}", "kafka", NOW_NS)
+    out = prepare(Batch("metrics", "t", source="kafka"), StreamValidator(METRICS), values, trusted, lambda i: f"t/0/{i}", NOW_NS)
     rows = [json.loads(line) for line in out.rows.splitlines()]
     dead = [json.loads(line) for line in out.dead.splitlines()]
     assert out.count == len(rows) and out.dead_count == len(dead)

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.conftest import wait_until
-from vitrina.load.wal_format import SEGMENT_HEADER
+from tests.faults import VITRINA, launcher
+from vitrina.log.wal_format import SEGMENT_HEADER
 
 PER_REQUEST = 5
 INSERT = '[writer]\nack = "insert"\n'
@@ -83,7 +84,7 @@ def assert_stored_once(v: Any, acked: set[str]) -> None:
 
 def test_shutdown_drains_accepted_requests(make_vitrina: Any) -> None:
     # a long linger keeps the first request waiting in the writer when SIGTERM arrives
-    v = make_vitrina(INSERT + "linger_ms = 1500\nflush_rows = 1000000\n")
+    v = make_vitrina(INSERT + "commit_linger_ms = 1500\ncommit_batch_rows = 1000000\n")
     result: dict[str, Any] = {}
 
     def send() -> None:
@@ -118,11 +119,11 @@ def test_shutdown_loads_the_write_ahead_log(make_vitrina: Any) -> None:
     assert v.scalar("SELECT count() FROM vitrina.metrics WHERE metric_name = 'drain'") == 3
 
 
-def test_wal_crash_between_insert_and_progress_is_replayed_once(make_vitrina: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wal_crash_between_insert_and_progress_is_replayed_once(make_vitrina: Any) -> None:
     """The process dies right after the log's second insert, before recording its progress:
     the next start inserts the same range with the same tokens, and ClickHouse drops it."""
     v = make_vitrina(WAL + "wal_interval_ms = 50\n", start=False)
-    monkeypatch.setenv("VITRINA_FAULT_EXIT_AFTER_INSERTS", "2")
+    v.launcher = launcher(exit_after_inserts=2)
     v.spawn()  # not v.start(): it may die before it is ready, that is the point
     acked: set[str] = set()
     wait_until(lambda: _ready(v), 60, "vitrina /readyz")
@@ -137,7 +138,7 @@ def test_wal_crash_between_insert_and_progress_is_replayed_once(make_vitrina: An
     wait_until(lambda: v.proc.poll() is not None, 60, "the process to die after its second insert")
     assert v.proc.returncode == 137
     v.proc = None
-    monkeypatch.delenv("VITRINA_FAULT_EXIT_AFTER_INSERTS")
+    v.launcher = VITRINA
     v.start()
     settled(v)
     assert acked
@@ -151,7 +152,7 @@ def _ready(v: Any) -> bool:
 
 
 def test_overload_is_503_with_retry_after(make_vitrina: Any) -> None:
-    v = make_vitrina(INSERT + "linger_ms = 2000\nflush_rows = 1000000\nmax_pending_rows = 5\n[limits]\nretry_after_s = 2\n")
+    v = make_vitrina(INSERT + "commit_linger_ms = 2000\ncommit_batch_rows = 1000000\nmax_pending_rows = 5\n[limits]\nretry_after_s = 2\n")
     first: dict[str, Any] = {}
     t = threading.Thread(
         target=lambda: first.update(

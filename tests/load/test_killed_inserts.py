@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.load.helpers import Killer, assert_each_event_once, event_rows
-from vitrina.load.storing import NullCopy
-from vitrina.load.wal import WriteAheadLog
 from vitrina.load.wal_loader import WalLoader
+from vitrina.log.wal import WriteAheadLog
 from vitrina.streams.builtin import METRICS
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import WarehouseSink
 
 EVENTS = 30_000
 PER_RECORD = 500
@@ -38,7 +38,7 @@ def test_killing_inserts_in_a_loop_leaves_every_event_once(
 ) -> None:
     caplog.set_level(logging.ERROR, "vitrina.load.storing")  # one warning per killed insert
     wal = WriteAheadLog(tmp_folder / "wal", durable=False)
-    loader = WalLoader(wal, warehouse.insert_json_rows, interval_ms=50, flush_rows=3_000, max_insert_rows=3_000, check=NullCopy(warehouse))
+    loader = WalLoader(wal, WarehouseSink(warehouse), interval_ms=50, batch_rows=3_000, max_insert_rows=3_000)
     loader.start()
     with Killer(tmp_folder / "ch") as killer:
         for first in range(0, EVENTS, PER_RECORD):  # appended while the loader inserts, as intake does

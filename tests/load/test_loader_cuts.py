@@ -11,13 +11,14 @@ from collections.abc import Iterator
 import pytest
 
 from vitrina.config import TransportSettings
-from vitrina.load.batches import LoaderMetrics
-from vitrina.load.loader import _BUSY_LINGER, KafkaLoader, _Batch, _Part
+from vitrina.load.kafka_loader import _BUSY_LINGER, KafkaLoader, _Cut, _Part
+from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.plans import create_plans_table
 from vitrina.log.naming import Route
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.builtin import BUILTIN
 from vitrina.warehouse.client import Warehouse, parse_dsn
+from vitrina.warehouse.sink import WarehouseSink
 
 LINGER = 0.2
 
@@ -32,8 +33,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
 
 
 def loader(wh: Warehouse) -> KafkaLoader:
-    t = TransportSettings(kind="kafka", kafka="127.0.0.1:1", linger_ms=LINGER * 1000, batch_rows=100)
-    return KafkaLoader(t, {"metrics": next(s for s in BUILTIN if s.name == "metrics")}, wh, LoaderMetrics(PipelineMetrics(lambda: 0)))
+    t = TransportSettings(kind="kafka", kafka="127.0.0.1:1", batch_linger_ms=LINGER * 1000, batch_rows=100)
+    metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
+    return KafkaLoader(t, {"metrics": next(s for s in BUILTIN if s.name == "metrics")}, wh, WarehouseSink(wh), metrics)
 
 
 def part(offsets: range, since: float) -> _Part:
@@ -54,7 +56,7 @@ def test_time_cuts_wait_longer_while_the_insert_thread_is_busy(warehouse: Wareho
     assert [(b.first, b.last, b.planned) for b in idle._planned] == [(10, 19, True)] and p.values == []
 
     busy = loader(warehouse)
-    busy._work.put(_Batch(p, 0, 9, [b"{}"] * 10, list(range(10)), 0, False))  # the insert thread has work
+    busy._work.put(_Cut(p, 0, 9, [b"{}"] * 10, list(range(10)), 0, False))  # the insert thread has work
     q = part(range(10, 20), since=100.0)
     busy._cut(q, 100.0 + LINGER, LINGER, stop)
     assert busy._planned == [] and len(q.values) == 10  # grows instead

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from vitrina.load.group_commit import GroupCommitWriter, StorageError
-from vitrina.load.storing import CHECK_PREFIX, BatchInserter, NullCopy
-from vitrina.load.wal import State, WriteAheadLog
+from vitrina.core import StorageError
+from vitrina.load.commit import Committer
+from vitrina.load.group_commit import GroupCommit
+from vitrina.load.storing import BatchInserter
 from vitrina.load.wal_loader import WalLoader
+from vitrina.log.wal import State, WriteAheadLog
 from vitrina.streams.builtin import METRICS
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import CHECK_PREFIX, WarehouseSink
 
 
 def test_refused_rows_go_to_rejected_and_the_rest_is_stored_once(tmp_folder: Path) -> None:
@@ -32,7 +35,7 @@ def test_refused_rows_go_to_rejected_and_the_rest_is_stored_once(tmp_folder: Pat
         first = wal.append([("narrow", b"".join(lines[:20]), 20)])
         wal.append([("narrow", b"".join(lines[20:]), 20)])
         wal.save_state(State(0, (first[0].start, wal.end)))  # as if a run died inside this range
-        loader = WalLoader(wal, wh.insert_json_rows, interval_ms=10, check=NullCopy(wh))
+        loader = WalLoader(wal, WarehouseSink(wh), interval_ms=10)
         loader.start()
         loader.close()
         stored = sorted(r[0] for r in wh.query("SELECT x FROM vitrina.narrow").result_rows)
@@ -45,7 +48,7 @@ def test_refused_rows_go_to_rejected_and_the_rest_is_stored_once(tmp_folder: Pat
 
         # the same range again (a crash before `done` was recorded): nothing is stored twice
         wal.save_state(State(0, (first[0].start, wal.end)))
-        again = WalLoader(wal, wh.insert_json_rows, interval_ms=10, check=NullCopy(wh))
+        again = WalLoader(wal, WarehouseSink(wh), interval_ms=10)
         again.start()
         again.close()
         assert wh.query("SELECT count() FROM vitrina.narrow").result_rows[0][0] == 38
@@ -62,14 +65,15 @@ def test_a_failure_that_is_not_a_refusal_is_retried_whole_under_the_same_token(t
         calls: list[str] = []
         failures = [ConnectionError("warehouse down"), TimeoutError("no answer")]
 
-        def insert(table: str, rows: bytes, token: str) -> None:
-            calls.append(token)
-            if failures:
-                raise failures.pop(0)
-            wh.insert_json_rows(table, rows, token)
+        class Failing(WarehouseSink):
+            def insert(self, table: str, rows: bytes, token: str) -> None:
+                calls.append(token)
+                if failures:
+                    raise failures.pop(0)
+                super().insert(table, rows, token)
 
         rows = b'{"metric_name":"a","metric_value":1}\n{"metric_name":"b","metric_value":2}\n'
-        refused = BatchInserter(insert, NullCopy(wh)).store("metrics", rows, "t")
+        refused = BatchInserter(Failing(wh)).store("metrics", rows, "t")
         assert refused == []
         assert calls == ["t", "t", "t"]  # retried whole, never split
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == 2
@@ -84,7 +88,7 @@ def test_ack_insert_a_request_with_a_refused_row_is_stored_not_at_all_and_the_ot
     wh = Warehouse(parse_dsn(f"chdb://{tmp_folder / 'ch'}", "vitrina"))
     try:
         wh.command("CREATE TABLE vitrina.narrow (x UInt8) ENGINE = MergeTree ORDER BY x")
-        writer = GroupCommitWriter(wh.insert_json_rows, linger_ms=300, check=NullCopy(wh))
+        writer = GroupCommit(Committer(WarehouseSink(wh)), linger_ms=300)
         requests = [b'{"x":1}\n{"x":2}\n', b'{"x":3}\n{"x":"four"}\n{"x":5}\n', b'{"x":6}\n']
 
         async def send() -> list[BaseException | None]:

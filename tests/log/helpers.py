@@ -16,7 +16,7 @@ PER_REQUEST = 100
 
 def transport_config(**extra: Any) -> str:
     """Small batches (many of them, so kills land mid-load) and quick group joins."""
-    settings = {"session_timeout_ms": 6000, "linger_ms": 20, "batch_rows": 100, "claim_idle_ms": 1000, "consumer": "t"}
+    settings = {"session_timeout_ms": 6000, "batch_linger_ms": 20, "batch_rows": 100, "claim_idle_ms": 1000, "consumer": "t"}
     settings.update(extra)
     lines = ["[transport]"] + [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
     # The loader is under test: the model scheduler and alert evaluator would only compete for

@@ -15,14 +15,15 @@ from tests.conftest import wait_until
 from tests.load.helpers import Killer, assert_each_event_once, event_rows
 from tests.log.services import Tansu
 from vitrina.config import TransportSettings
-from vitrina.load.batches import LoaderMetrics
-from vitrina.load.loader import KafkaLoader
+from vitrina.load.kafka_loader import KafkaLoader
+from vitrina.load.metrics import LoaderMetrics
 from vitrina.log.kafka import ensure_topics, producer_config
 from vitrina.log.naming import ROWS_HEADER, ROWS_MARK
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.builtin import METRICS
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import WarehouseSink
 
 EVENTS = 600
 KILLED_EVENTS = 30_000
@@ -34,7 +35,7 @@ class Crashing(KafkaLoader):
 
 
 def test_a_dead_insert_thread_fails_the_member_and_a_fresh_one_loads_once(tansu: Tansu, tmp_folder: Path) -> None:
-    t = TransportSettings(kind="kafka", kafka=tansu.bootstrap, group="failure", session_timeout_ms=6000, batch_rows=100, linger_ms=20)
+    t = TransportSettings(kind="kafka", kafka=tansu.bootstrap, group="failure", session_timeout_ms=6000, batch_rows=100, batch_linger_ms=20)
     ensure_topics(tansu.bootstrap, ["vitrina.metrics"], t.partitions)
     producer = confluent_kafka.Producer(producer_config(tansu.bootstrap))
     for i in range(EVENTS):
@@ -49,7 +50,7 @@ def test_a_dead_insert_thread_fails_the_member_and_a_fresh_one_loads_once(tansu:
 
         def run_crashing() -> None:
             try:
-                Crashing(t, {"metrics": METRICS}, wh, metrics, "crashing").run(threading.Event())
+                Crashing(t, {"metrics": METRICS}, wh, WarehouseSink(wh), metrics, "crashing").run(threading.Event())
             except BaseException as exc:
                 failed.append(exc)
 
@@ -61,7 +62,8 @@ def test_a_dead_insert_thread_fails_the_member_and_a_fresh_one_loads_once(tansu:
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == 0
 
         stop = threading.Event()
-        fresh = threading.Thread(target=KafkaLoader(t, {"metrics": METRICS}, wh, metrics, "fresh").run, args=(stop,), daemon=True)
+        fresh_loader = KafkaLoader(t, {"metrics": METRICS}, wh, WarehouseSink(wh), metrics, "fresh")
+        fresh = threading.Thread(target=fresh_loader.run, args=(stop,), daemon=True)
         fresh.start()
         try:
             wait_until(lambda: wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] >= EVENTS, 90, "all events loaded")
@@ -74,7 +76,9 @@ def test_a_dead_insert_thread_fails_the_member_and_a_fresh_one_loads_once(tansu:
 
 
 def test_the_kafka_loader_under_killed_inserts_loads_every_event_once(tansu: Tansu, tmp_folder: Path) -> None:
-    t = TransportSettings(kind="kafka", kafka=tansu.bootstrap, group="killed", session_timeout_ms=6000, batch_rows=2_000, linger_ms=20)
+    t = TransportSettings(
+        kind="kafka", kafka=tansu.bootstrap, group="killed", session_timeout_ms=6000, batch_rows=2_000, batch_linger_ms=20
+    )
     ensure_topics(tansu.bootstrap, ["vitrina.metrics"], t.partitions)
     producer = confluent_kafka.Producer(producer_config(tansu.bootstrap))
     for line in event_rows(0, KILLED_EVENTS).splitlines():
@@ -83,7 +87,8 @@ def test_the_kafka_loader_under_killed_inserts_loads_every_event_once(tansu: Tan
     warehouse = Warehouse(parse_dsn(f"chdb://{tmp_folder / 'ch'}", "vitrina"))
     try:
         migrate(warehouse, [METRICS])
-        loader = KafkaLoader(t, {"metrics": METRICS}, warehouse, LoaderMetrics(PipelineMetrics(lambda: 0)), "killed")
+        metrics = LoaderMetrics(PipelineMetrics(lambda: 0))
+        loader = KafkaLoader(t, {"metrics": METRICS}, warehouse, WarehouseSink(warehouse), metrics, "killed")
         stop = threading.Event()
         thread = threading.Thread(target=loader.run, args=(stop,), daemon=True)
         with Killer(tmp_folder / "ch") as killer:

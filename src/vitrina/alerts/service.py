@@ -4,7 +4,6 @@ CLI and for tests (which drive the clock through `now`)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.window import RequestTime, as_utc
+from vitrina.periodic import Periodic
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class AlertsService:
         pipeline.metrics.registry.register(self.gauges)
         self.evaluator: Evaluator | None = None
         self._db: Db | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.timer = Periodic("alert evaluation", self._round, self.settings.interval_s, log=log)
 
     def routes(self, api: FastAPI) -> None:
         @api.get("/v1/alerts", tags=["alerts"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
@@ -90,21 +90,13 @@ class AlertsService:
         db = self._db
         self.evaluator = await asyncio.to_thread(build_evaluator, db, self.settings, self.pipeline.settings.data_dir, self.gauges)
         if self.settings.enabled:
-            self._task = asyncio.create_task(self._loop())
+            self.timer.start()
 
-    async def _loop(self) -> None:
+    async def _round(self) -> None:
         assert self.evaluator is not None
-        while True:
-            await asyncio.sleep(self.settings.interval_s)  # first: startup does not wait behind a round
-            try:
-                await asyncio.to_thread(self.evaluator.evaluate)
-            except Exception:  # keep evaluating; the next round retries
-                log.exception("alert evaluation")
+        await asyncio.to_thread(self.evaluator.evaluate)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.timer.stop()
         if self.evaluator is not None and self._db is not None:
             await asyncio.to_thread(self.evaluator.exclusive, self._db.close)  # after a round still running

@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
         from vitrina.selfmetrics import PipelineMetrics
         from vitrina.warehouse.client import Warehouse, parse_dsn
         from vitrina.warehouse.schema import migrate
+        from vitrina.warehouse.sink import WarehouseSink
 
         settings = with_transport(_load(config).with_overrides(data_dir=data_dir), transport, kafka, redis, loaders)
         if settings.transport.kind == "direct":
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
             from prometheus_client import start_http_server
 
             start_http_server(metrics_port, "127.0.0.1", registry=metrics.registry)
-        group = LoaderGroup(settings.transport, settings.streams, wh, metrics)
+        group = LoaderGroup(settings.transport, settings.streams, wh, WarehouseSink(wh), metrics)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

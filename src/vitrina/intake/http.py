@@ -22,11 +22,11 @@ import msgspec
 
 from vitrina.auth.guard import Guard, cookie_header, page_key, token_of
 from vitrina.auth.scopes import RouteScopes
+from vitrina.core import Overloaded, StorageError
 from vitrina.intake.errors import HttpError
 from vitrina.intake.gzipbody import GzipError, TooLarge, inflate
+from vitrina.intake.target import Pipeline
 from vitrina.intake.validate import BadBody, Checked
-from vitrina.load.group_commit import Overloaded, StorageError
-from vitrina.pipeline import Pipeline
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,18 +1,21 @@
-"""Group commit: many requests, one insert per table, every request answered after its insert.
+"""The Log of `[writer] ack = "insert"`, which is no log at all: many requests, one insert per
+table, every request answered after its insert (read-your-writes). It lives with the loaders
+because it is one: its source is the waiting requests, its commit answers them.
 
 chdb charges ~6 ms per insert whatever its size, so inserting per request caps intake near
 150 requests/s. Instead, requests hand their already-encoded JSONEachRow rows to this writer
 and wait; one writer thread takes everything that piled up while the previous insert ran
-(plus up to `linger_ms` more), inserts it table by table, and only then resolves the waiting
-requests. Batches therefore grow with load by themselves. A bound on pending rows makes
-intake answer 503 instead of growing memory without limit.
+(plus up to `commit_linger_ms` more, unless `commit_batch_rows` wait), inserts it table by
+table through the commit path (load/commit.py), and only then resolves the waiting requests.
+Batches therefore grow with load by themselves. A bound on pending rows makes intake answer
+503 instead of growing memory without limit.
 
 An answer is the truth. A failed insert (cancelled, a memory limit, a view failing, the
 warehouse down) is retried under the batch's token until it is complete: a failure after the
 raw part was committed but before a view's was (answered 503, the client's retry would have
 doubled the raw rows) is completed by the retry, and nothing is stored twice. Meanwhile the
 requests wait, and new ones get 503 Overloaded once the bound is reached: 503 only for rows
-never attempted. A request whose rows ClickHouse refuses for their data (load/failures.py) is
+never attempted. A request whose rows ClickHouse refuses for their data (the sink says so) is
 answered 503 with the reason and nothing of it is stored; the other requests of its batch
 are stored and answered 200.
 """
@@ -25,21 +28,15 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
-from vitrina.load.health import StorageHealth
-from vitrina.load.storing import BatchInserter, Checker, Refused
+from vitrina.core import REJECTED_TABLE, Overloaded, StorageError
+from vitrina.load.commit import Committer
+from vitrina.load.storing import Refused
+from vitrina.log.base import resolve
 
 log = logging.getLogger(__name__)
-
-
-class Overloaded(Exception):
-    """The writer is too far behind: answer 503 with Retry-After."""
-
-
-class StorageError(Exception):
-    """The rows were not stored: the warehouse refused them, or the log could not be written."""
 
 
 @dataclass
@@ -50,28 +47,19 @@ class _Pending:
     since: float = 0.0
 
 
-# insert(table, jsoneachrow_bytes, dedup_token) -> None; raises on failure.
-InsertFn = Callable[[str, bytes, str], None]
-ObserveFn = Callable[[str, int, float], None]
-
-
-class GroupCommitWriter:
+class GroupCommit:
     def __init__(
         self,
-        insert: InsertFn,
+        committer: Committer,
         *,
-        flush_rows: int = 100_000,
+        batch_rows: int = 100_000,
         linger_ms: float = 0.0,
         max_pending_rows: int = 1_000_000,
-        observe: ObserveFn | None = None,
-        check: Checker | None = None,
-        health: StorageHealth | None = None,
     ) -> None:
-        self._inserter = BatchInserter(insert, check, health)
-        self.flush_rows = flush_rows
+        self._committer = committer
+        self.batch_rows = batch_rows
         self.linger_s = linger_ms / 1000
         self.max_pending_rows = max_pending_rows
-        self._observe = observe
         self._pending: dict[str, _Pending] = {}
         self._pending_rows = 0
         self._cond = threading.Condition()
@@ -80,32 +68,44 @@ class GroupCommitWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def pending_rows(self) -> int:
+    def pending(self) -> int:
         return self._pending_rows
+
+    @property
+    def backlog(self) -> int:
+        """Nothing: a request is answered only once its rows are in ClickHouse."""
+        return 0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._thread = threading.Thread(target=self._run, name="vitrina-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, table: str, rows: bytes, count: int) -> asyncio.Future[None]:
-        """Queue encoded rows for `table`; the future resolves once they are inserted."""
+    def submit(
+        self, stream: str, rows: bytes, count: int, key: bytes | None = None, rejected: bytes = b"", rejected_count: int = 0
+    ) -> Awaitable[None]:
+        """Queue encoded rows; the awaitable is done once they are inserted."""
         assert self._loop is not None, "writer not started"
-        fut = self._loop.create_future()
+        parts = [(t, r, n) for t, r, n in ((stream, rows, count), (REJECTED_TABLE, rejected, rejected_count)) if n]
+        futures = [self._loop.create_future() for _ in parts]
         with self._cond:
             if self._closing:
                 raise Overloaded("shutting down")
-            if self._pending_rows + count > self.max_pending_rows and self._pending_rows > 0:
+            if self._pending_rows + count + rejected_count > self.max_pending_rows and self._pending_rows > 0:
                 raise Overloaded(f"{self._pending_rows} rows waiting for the writer")
-            p = self._pending.get(table)
-            if p is None:
-                p = self._pending[table] = _Pending(since=time.monotonic())
-            p.chunks.append(rows)
-            p.waiters.append(fut)
-            p.rows += count
-            self._pending_rows += count
+            for (table, chunk, n), fut in zip(parts, futures, strict=True):
+                self._queue(table, chunk, n, fut)
             self._cond.notify()
-        return fut
+        return futures[0] if len(futures) == 1 else _all(futures)
+
+    def _queue(self, table: str, rows: bytes, count: int, fut: asyncio.Future[None]) -> None:
+        p = self._pending.get(table)
+        if p is None:
+            p = self._pending[table] = _Pending(since=time.monotonic())
+        p.chunks.append(rows)
+        p.waiters.append(fut)
+        p.rows += count
+        self._pending_rows += count
 
     def flush(self, timeout: float) -> bool:
         """Every acknowledged row is in ClickHouse already (answers come after the insert)."""
@@ -129,7 +129,7 @@ class GroupCommitWriter:
                 self._cond.wait()
             # Linger a little for more rows unless a table already has a full batch.
             oldest = min(p.since for p in self._pending.values())
-            while not self._closing and self._pending_rows < self.flush_rows:
+            while not self._closing and self._pending_rows < self.batch_rows:
                 left = oldest + self.linger_s - time.monotonic()
                 if left <= 0:
                     break
@@ -154,9 +154,8 @@ class GroupCommitWriter:
         # of the insert completes it instead of storing anything twice.
         token = uuid.uuid4().hex
         started = time.perf_counter()
-        refused = self._inserter.store(table, data, token, groups=lambda: [len(chunk.splitlines()) for chunk in batch.chunks])
-        if self._observe is not None:
-            self._observe(table, batch.rows - len(refused), time.perf_counter() - started)
+        refused = self._committer.rows.store(table, data, token, groups=lambda: [len(chunk.splitlines()) for chunk in batch.chunks])
+        self._committer.observed(table, batch.rows - len(refused), time.perf_counter() - started)
         if not refused:
             return [None] * len(batch.waiters)
         return _answers([len(chunk.splitlines()) for chunk in batch.chunks], refused)
@@ -187,12 +186,5 @@ def _resolve_each(waiters: list[asyncio.Future[None]], errors: list[Exception | 
         resolve([fut], error)
 
 
-def resolve(waiters: list[asyncio.Future[None]], error: Exception | None) -> None:
-    """Answer waiting requests (on the event loop): done, or failed with `error`."""
-    for fut in waiters:
-        if fut.done():  # the request was cancelled (client went away)
-            continue
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(error)
+async def _all(futures: list[asyncio.Future[None]]) -> None:
+    await asyncio.gather(*futures)

@@ -22,14 +22,15 @@ from typing import Any
 import redis
 
 from vitrina.config import TransportSettings
+from vitrina.core import Sink
+from vitrina.health import StorageHealth
 from vitrina.intake.validate import StreamValidator
-from vitrina.load.batches import LoaderMetrics, inserted, prepare, with_refused
-from vitrina.load.health import StorageHealth
-from vitrina.load.storing import BatchInserter, NullCopy, Stopped
+from vitrina.load.commit import Batch, Committer
+from vitrina.load.metrics import LoaderMetrics
+from vitrina.load.prepare import prepare
+from vitrina.load.retry import Stopped
 from vitrina.log.naming import REDIS_REJECTED_FIELD, REDIS_ROWS_FIELD, Route, routes
 from vitrina.streams.declare import Stream
-from vitrina.warehouse.client import Warehouse
-from vitrina.warehouse.ddl import REJECTED_TABLE
 
 log = logging.getLogger(__name__)
 # Entries per read at most, whatever `batch_rows` says: one read is one Lua call, and Redis
@@ -63,7 +64,7 @@ class RedisLoader:
         self,
         transport: TransportSettings,
         streams: dict[str, Stream],
-        warehouse: Warehouse,
+        sink: Sink,
         metrics: LoaderMetrics,
         name: str = "loader-0",
         health: StorageHealth | None = None,
@@ -71,11 +72,9 @@ class RedisLoader:
         self.t = transport
         self.routes: dict[str, Route] = routes(transport, streams)
         self.validators = {s: StreamValidator(st) for s, st in streams.items()}
-        self.wh = warehouse
         self.metrics = metrics
         self.name = name
-        self.inserter = BatchInserter(warehouse.insert_json_rows, NullCopy(warehouse), health)
-        self.plain = BatchInserter(warehouse.insert_json_rows, None, health)  # dead letters: never split
+        self.committer = Committer(sink, health, metrics.pipeline.observe_insert)
         self.redis = redis.Redis.from_url(transport.redis)
         self._read = self.redis.register_script(_READ)
         self._stop = threading.Event()
@@ -112,13 +111,12 @@ class RedisLoader:
                 next_trim = now + _TRIM_EVERY_S
             if not got:
                 # Wait for new entries without taking any (XREAD is not a group read).
-                self.redis.xread({k: "$" for k in self.routes}, count=1, block=max(int(self.t.linger_ms), 10))
+                self.redis.xread({k: "$" for k in self.routes}, count=1, block=max(int(self.t.batch_linger_ms), 10))
 
     # -- loading ------------------------------------------------------------------------------
 
     def _load(self, key: str, route: Route, entries: list[Any], stop: threading.Event) -> bool:
         first, last = entries[0][0], entries[-1][0]
-        token = f"redis:{key}:{first.decode()}-{last.decode()}"
         values: list[bytes] = []
         trusted: list[bool] = []
         for _, fields in entries:
@@ -128,32 +126,17 @@ class RedisLoader:
             # A foreign writer's entry: its `data` (or `json`) field, else its first value.
             values.append(fields[1] if ours or len(fields) == 2 else _pick(fields))
         arrival_ns = _id(last)[0] * 1_000_000  # the entry id's time: the same on every replay
-        prepared = prepare(
-            route.stream,
-            self.validators.get(route.stream),
-            values,
-            trusted,
-            lambda i: f"{key}/{entries[i][0].decode()}",
-            "redis",
-            arrival_ns,
-        )
-        stopping = stop.is_set
-        started = time.perf_counter()
+        batch = Batch(route.table, f"redis:{key}:{first.decode()}-{last.decode()}", source="redis")
+        batch = prepare(batch, self.validators.get(route.stream), values, trusted, lambda i: f"{key}/{entries[i][0].decode()}", arrival_ns)
         try:
-            if prepared.count:
-                refused = self.inserter.store(route.table, prepared.rows, token, stopping)
-                prepared = with_refused(prepared, route.stream, "redis", token, refused)
-            seconds = time.perf_counter() - started
-            if prepared.dead_count:
-                self.plain.store(REJECTED_TABLE, prepared.dead, token + ":rejected", stopping)
+            batch = self.committer.commit(batch, stop.is_set)
         except Stopped:
             return False  # the entries stay pending: replayed as the same batch, the same token
-        inserted()
         pipe = self.redis.pipeline(transaction=True)
         pipe.xack(key, self.t.group, *[e[0] for e in entries])
         pipe.hdel(self.plans_key(key), first)
         pipe.execute()
-        self.metrics.loaded_batch(key, route.table, prepared, seconds)
+        self.metrics.loaded_batch(key, batch)
         return True
 
     # -- recovery -----------------------------------------------------------------------------

@@ -1,20 +1,18 @@
-"""Running loaders: inside `vitrina up` as a Service (embedded chdb allows one process per
-data folder, so there the loader must share the process), or alone with `vitrina load`."""
+"""Running log loaders: inside `vitrina up` (serve/services.py: LoaderService; embedded chdb
+allows one process per data folder, so there the loader must share the process), or alone
+with `vitrina load`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from typing import Protocol
 
-from fastapi import FastAPI
-
 from vitrina.config import TransportSettings
-from vitrina.load.batches import LoaderMetrics
-from vitrina.load.health import StorageHealth
+from vitrina.core import Sink
+from vitrina.health import StorageHealth
+from vitrina.load.metrics import LoaderMetrics
 from vitrina.log.naming import routes
-from vitrina.pipeline import Pipeline
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
@@ -32,18 +30,21 @@ def make_loader(
     transport: TransportSettings,
     streams: dict[str, Stream],
     wh: Warehouse,
+    sink: Sink,
     metrics: LoaderMetrics,
     index: int,
     health: StorageHealth | None = None,
 ) -> Loader:
+    """One member of the loader group of `transport.kind`. `wh` keeps the Kafka batch plans;
+    the rows go to `sink`."""
     if transport.kind == "kafka":
-        from vitrina.load.loader import KafkaLoader
+        from vitrina.load.kafka_loader import KafkaLoader
 
-        return KafkaLoader(transport, streams, wh, metrics, name=f"loader-{index}", health=health)
+        return KafkaLoader(transport, streams, wh, sink, metrics, name=f"loader-{index}", health=health)
     if transport.kind == "redis":
         from vitrina.load.redis_loader import RedisLoader, consumer_name
 
-        return RedisLoader(transport, streams, wh, metrics, name=consumer_name(transport, index), health=health)
+        return RedisLoader(transport, streams, sink, metrics, name=consumer_name(transport, index), health=health)
     raise ValueError(f"no loader for transport {transport.kind!r}")
 
 
@@ -55,6 +56,7 @@ class LoaderGroup:
         transport: TransportSettings,
         streams: dict[str, Stream],
         wh: Warehouse,
+        sink: Sink,
         metrics: PipelineMetrics,
         health: StorageHealth | None = None,
     ) -> None:
@@ -62,6 +64,7 @@ class LoaderGroup:
         self.health = health
         self.streams = streams
         self.wh = wh
+        self.sink = sink
         self.metrics = LoaderMetrics(metrics)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -76,7 +79,7 @@ class LoaderGroup:
     def _run(self, index: int) -> None:
         while not self.stop_event.is_set():
             try:
-                make_loader(self.transport, self.streams, self.wh, self.metrics, index, self.health).run(self.stop_event)
+                make_loader(self.transport, self.streams, self.wh, self.sink, self.metrics, index, self.health).run(self.stop_event)
             except Exception:
                 log.exception("loader %d failed; restarting it", index)
                 self.stop_event.wait(1.0)
@@ -85,32 +88,3 @@ class LoaderGroup:
         self.stop_event.set()
         for t in self.threads:
             t.join(timeout)
-
-
-class LoaderService:
-    """The loader group inside `vitrina up --transport kafka|redis`."""
-
-    name = "loader"
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.group: LoaderGroup | None = None
-
-    def routes(self, api: FastAPI) -> None:
-        pass
-
-    async def start(self) -> None:
-        s = self.pipeline.settings
-        if s.transport.kind == "direct" or not s.transport.loader:
-            return
-        assert self.pipeline.warehouse is not None
-        self.group = LoaderGroup(s.transport, self.pipeline.streams, self.pipeline.warehouse, self.pipeline.metrics, self.pipeline.health)
-        self.group.start()
-
-    async def stop(self) -> None:
-        if self.group is not None:
-            await asyncio.to_thread(self.group.stop)
-
-
-def loader_service(pipeline: Pipeline) -> LoaderService:
-    return LoaderService(pipeline)

@@ -1,10 +1,11 @@
 """Inserting the write-ahead log into ClickHouse, behind the acknowledgements.
 
 One thread takes the records appended since its last insert (waiting up to `interval_ms`
-for more, or until `flush_rows` wait), inserts them table by table with tokens derived from
-their log range, then moves the log's `done` mark. The range is written to the log's state
-before its inserts, so a process killed in between inserts the very same range again on the
-next start, and ClickHouse deduplicates it (load/wal.py).
+for more, or until `batch_rows` wait), inserts them table by table through the commit path
+(load/commit.py) with tokens derived from their log range, then moves the log's `done` mark.
+The range is written to the log's state before its inserts, so a process killed in between
+inserts the very same range again on the next start, and ClickHouse deduplicates it
+(log/wal.py). It is the write-ahead log's Follower (log/wal_writer.py).
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 
-from vitrina.load.batches import dead_letters, inserted, retry_forever
-from vitrina.load.health import StorageHealth
-from vitrina.load.storing import BatchInserter, Checker, InsertFn
-from vitrina.load.wal import Record, State, WriteAheadLog, token
-from vitrina.warehouse.ddl import REJECTED_TABLE
+from vitrina.core import ObserveFn, Sink, describe
+from vitrina.health import StorageHealth
+from vitrina.load.commit import Batch, Committer
+from vitrina.load.retry import never, retry
+from vitrina.log.wal import Record, State, WriteAheadLog, token
 
 log = logging.getLogger(__name__)
 
-ObserveFn = Callable[[str, int, float], None]
 # An insert carries at most this many bytes of rows too: far below ClickHouse's squashing
 # threshold (256 MiB), so an insert is one block and a refused one stored nothing.
 MAX_INSERT_BYTES = 64 * 1024 * 1024
@@ -33,22 +32,19 @@ class WalLoader:
     def __init__(
         self,
         wal: WriteAheadLog,
-        insert: InsertFn,
+        sink: Sink,
         *,
         interval_ms: float = 200.0,
-        flush_rows: int = 100_000,
+        batch_rows: int = 100_000,
         max_insert_rows: int = 1_000_000,
         observe: ObserveFn | None = None,
-        check: Checker | None = None,
         health: StorageHealth | None = None,
     ) -> None:
         self.wal = wal
-        self._inserter = BatchInserter(insert, check, health)
-        self._rejected = BatchInserter(insert, None, health)  # vitrina's own rows: never split
+        self._committer = Committer(sink, health, observe)
         self.interval_s = interval_ms / 1000
-        self.flush_rows = flush_rows
-        self.max_insert_rows = max(max_insert_rows, flush_rows)
-        self._observe = observe
+        self.batch_rows = batch_rows
+        self.max_insert_rows = max(max_insert_rows, batch_rows)
         self._queue: deque[Record] = deque()
         self._queued_rows = 0
         self._since = 0.0
@@ -87,7 +83,7 @@ class WalLoader:
             self._queue.extend(records)
             self._queued_rows += rows
             self.unloaded_rows += rows
-            if was_empty or self._queued_rows >= self.flush_rows:
+            if was_empty or self._queued_rows >= self.batch_rows:
                 self._cond.notify()  # start the interval, or insert now
 
     def flush(self, timeout: float) -> bool:
@@ -113,14 +109,14 @@ class WalLoader:
                     self._cond.wait()
                     continue
                 left = self._since + self.interval_s - time.monotonic()
-                if self._queued_rows >= self.flush_rows or left <= 0 or self._hurry:
+                if self._queued_rows >= self.batch_rows or left <= 0 or self._hurry:
                     break
                 self._cond.wait(left)
             if not self._queue:
                 return None  # closing, nothing left
             # At most about max_insert_rows per insert: a backlog (ClickHouse was down, or a
             # restart found a long log) goes in as several inserts, not one of unbounded size.
-            # (Capping at flush_rows instead cost a quarter of the batch intake rate.)
+            # (Capping at batch_rows instead cost a quarter of the batch intake rate.)
             taken: list[Record] = []
             rows = size = 0
             while self._queue and (not taken or self._fits(rows, size, self._queue[0])):
@@ -150,14 +146,13 @@ class WalLoader:
         by_table: dict[str, list[Record]] = {}
         for r in records:
             by_table.setdefault(r.table, []).append(r)
-        stopping = lambda: False  # noqa: E731 - a failing warehouse is retried until it answers; the log keeps the rows meanwhile
+        # A failing warehouse is retried until it answers; the log keeps the rows meanwhile.
         done = self.wal.state().done
-        if not retry_forever("recording the log range", lambda: self.wal.save_state(State(done, (start, end))), stopping, log.warning):
-            return
+        retry("recording the log range", lambda: self.wal.save_state(State(done, (start, end))), never, _failed)
         for table, rs in by_table.items():
             self._insert_table(table, rs, token(start, end, table))
-        inserted()  # fault injection: a crash here is replayed from the recorded range
-        retry_forever("recording the log's progress", lambda: self.wal.save_state(State(end, None)), stopping, log.warning)
+        # A crash here is replayed from the recorded range, under the same tokens.
+        retry("recording the log's progress", lambda: self.wal.save_state(State(end, None)), never, _failed)
         self.wal.trim(end)
         with self._cond:
             self.unloaded_rows -= sum(r.count for r in records)
@@ -168,13 +163,11 @@ class WalLoader:
         """Insert one table's rows of the range; rows ClickHouse refuses for their data (a
         table altered by hand, a value it cannot store) are kept in `rejected` with its
         reason, under a token of their own: an acknowledged row is never dropped, one bad row
-        does not stop the log, and a replay does the very same (load/storing.py)."""
+        does not stop the log, and a replay does the very same (load/commit.py)."""
         rows = b"".join(r.rows for r in records)
-        started = time.perf_counter()
-        inserter = self._rejected if table == REJECTED_TABLE else self._inserter
-        refused = inserter.store(table, rows, dedup_token)
-        if self._observe is not None:
-            self._observe(table, sum(r.count for r in records) - len(refused), time.perf_counter() - started)
-        if refused:
-            dead = dead_letters(table, "wal", [(f"{dedup_token}#{r.index}", r.reason, r.row) for r in refused])
-            self._rejected.store(REJECTED_TABLE, dead, dedup_token + ":refused")
+        batch = Batch(table, dedup_token, rows, sum(r.count for r in records), source="wal", dead_suffix=":refused")
+        self._committer.commit(batch)
+
+
+def _failed(what: str, exc: BaseException) -> None:
+    log.warning("%s failed, retrying: %s", what, describe(exc))

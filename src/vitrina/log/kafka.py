@@ -1,4 +1,5 @@
-"""Kafka producer for intake: acks=all, idempotent, answered after the broker's ack.
+"""The Log of `[transport] kind = "kafka"`: a producer with acks=all, idempotent; a request is
+answered after the broker's ack. The loaders (load/kafka_loader.py) insert from the topics.
 
 confluent-kafka (librdkafka) rather than aiokafka: aiokafka's idempotent producer fails
 against Tansu, the Kafka-compatible broker of the tests. Delivery callbacks run on a poll
@@ -12,16 +13,15 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from vitrina.config import TransportSettings
-from vitrina.load.group_commit import Overloaded, StorageError
+from vitrina.core import REJECTED_TABLE, Overloaded, StorageError
+from vitrina.log.base import split_rows
 from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, topic_of
-from vitrina.log.producer import split_rows
-from vitrina.warehouse.ddl import REJECTED_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -96,22 +96,45 @@ class _Ack:
 
 
 class KafkaLog:
-    def __init__(self, settings: TransportSettings, streams: Iterable[str], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, settings: TransportSettings, streams: Iterable[str]) -> None:
         self.settings = settings
-        self.loop = loop
         self.topics = {s: topic_of(settings, s) for s in (*streams, REJECTED_TABLE)}
-        ensure_topics(settings.kafka, self.topics.values(), settings.partitions)
-        self.producer = Producer(producer_config(settings.kafka))
+        self.producer: Producer | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._keys = itertools.count()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="vitrina-kafka-poll", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        """Messages produced, waiting for the broker's ack."""
+        return len(self.producer) if self.producer is not None else 0
+
+    @property
+    def backlog(self) -> int:
+        """Nothing here: what is acknowledged is in the broker; its loaders' lag is
+        vitrina_loader_lag."""
+        return 0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        ensure_topics(self.settings.kafka, self.topics.values(), self.settings.partitions)
+        self.producer = Producer(producer_config(self.settings.kafka))
         self._poller.start()
 
     def _poll(self) -> None:
+        assert self.producer is not None
         while not self._stop.is_set():
             self.producer.poll(0.05)
 
-    async def send(self, stream: str, rows: bytes, rejected: bytes, key: bytes | None) -> None:
+    def submit(
+        self, stream: str, rows: bytes, count: int, key: bytes | None = None, rejected: bytes = b"", rejected_count: int = 0
+    ) -> Awaitable[None]:
+        return self._send(stream, rows, rejected, key)
+
+    async def _send(self, stream: str, rows: bytes, rejected: bytes, key: bytes | None) -> None:
+        loop = self.loop
+        assert loop is not None and self.producer is not None, "log not started"
         items = [(self.topics[stream], r, ROWS_MARK) for r in split_rows(rows)]
         items += [(self.topics[REJECTED_TABLE], r, REJECTED_MARK) for r in split_rows(rejected)]
         if not items:
@@ -119,8 +142,8 @@ class KafkaLog:
         # Without a producer key, a request's events share a key: they stay in one partition,
         # in order. With one (an API key, a client id), a producer's events keep their order.
         key = key or b"%d" % next(self._keys)
-        fut = self.loop.create_future()
-        ack = _Ack(self.loop, fut, len(items))
+        fut = loop.create_future()
+        ack = _Ack(loop, fut, len(items))
         produce = self.producer.produce
         try:
             for i, (topic, value, mark) in enumerate(items):
@@ -136,8 +159,14 @@ class KafkaLog:
             raise StorageError(str(exc)) from None
         await fut
 
-    def close(self) -> None:
-        left = self.producer.flush(30)
+    def flush(self, timeout: float) -> bool:
+        """Nothing to insert here: the loader group inserts from the broker."""
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self.producer is None:
+            return
+        left = self.producer.flush(timeout)
         self._stop.set()
         self._poller.join(5)
         if left:

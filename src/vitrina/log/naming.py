@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vitrina.config import ConfigError, TransportSettings
-from vitrina.warehouse.ddl import REJECTED_TABLE
+from vitrina.core import REJECTED_TABLE
 
 ROWS_HEADER = "vitrina"  # Kafka header on messages holding validated rows
 ROWS_MARK = b"rows"

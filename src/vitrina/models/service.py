@@ -4,7 +4,6 @@ while a server holds the chdb folder)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
 from vitrina.models.window import RequestTime, as_utc
+from vitrina.periodic import Periodic
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class ModelsService:
         self.pipeline = pipeline
         self.settings = pipeline.settings.models
         self.runner: ModelRunner | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.scheduler = Periodic("model scheduler", self._round, self.settings.tick_s, log=log)
 
     def routes(self, api: FastAPI) -> None:
         @api.get("/v1/models", tags=["models"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
@@ -71,24 +71,15 @@ class ModelsService:
         wh = self.pipeline.warehouse
         self.runner = await asyncio.to_thread(lambda: ModelRunner(Db.of(wh), builtin_models(), self.settings))
         if self.settings.enabled:
-            self._task = asyncio.create_task(self._loop())
+            self.scheduler.start()
 
-    async def _loop(self) -> None:
+    async def _round(self) -> None:
         assert self.runner is not None
-        while True:
-            # sleep first: startup (and intake's first requests) do not wait behind a model run
-            await asyncio.sleep(self.settings.tick_s)
-            try:
-                due = await asyncio.to_thread(self.runner.due, datetime.now(UTC))
-                if due:
-                    await asyncio.to_thread(self.runner.run, due)
-            except Exception:  # keep scheduling; the next tick retries
-                log.exception("model scheduler")
+        due = await asyncio.to_thread(self.runner.due, datetime.now(UTC))
+        if due:
+            await asyncio.to_thread(self.runner.run, due)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.scheduler.stop()
         if self.runner is not None:
             await asyncio.to_thread(self.runner.close)  # waits for a run still in its thread

@@ -6,7 +6,6 @@ restart neither skips nor repeats a period."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from vitrina.config import Settings
 from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.state import last_ok_run_at
+from vitrina.periodic import Periodic
 from vitrina.pipeline import Pipeline
 from vitrina.reports.content import SOURCE_MODEL, ModelsMissing
 from vitrina.reports.periods import Period, last_closed, parse_period
@@ -57,7 +57,7 @@ class ReportsService:
         self.settings: ReportSettings = pipeline.settings.reports
         self.destination = destination_of(pipeline.settings)
         self._db: Db | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.scheduler = Periodic("reports", self._round, self.settings.tick_s, wait_first=False, log=log)
         self._lock = asyncio.Lock()  # one writer at a time: the scheduler and an API call
         self._done: set[Period] = set()
 
@@ -98,7 +98,7 @@ class ReportsService:
         assert self.pipeline.warehouse is not None
         self._db = await asyncio.to_thread(Db.of, self.pipeline.warehouse)
         if self.settings.enabled:
-            self._task = asyncio.create_task(self._loop())
+            self.scheduler.start()
 
     def _due(self, now: datetime) -> Period | None:
         """The last closed period, if the models have run long enough past its end and its
@@ -115,22 +115,14 @@ class ReportsService:
             return None
         return period
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                period = await asyncio.to_thread(self._due, datetime.now(UTC))
-                if period is not None:
-                    await self._write(period)
-                    self._done.add(period)
-            except Exception:  # keep scheduling; the next tick retries
-                log.exception("reports")
-            await asyncio.sleep(self.settings.tick_s)
+    async def _round(self) -> None:
+        period = await asyncio.to_thread(self._due, datetime.now(UTC))
+        if period is not None:
+            await self._write(period)
+            self._done.add(period)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.scheduler.stop()
         if self._db is not None:
             async with self._lock:
                 await asyncio.to_thread(self._db.close)

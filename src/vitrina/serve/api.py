@@ -139,12 +139,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
         `wal_interval_ms` anyway) and answer once every event acknowledged before this call
         is in ClickHouse: for scripts that load, then query or report."""
-        if pipeline.writer is None or not pipeline.ready:
+        if pipeline.log is None or not pipeline.ready:
             return _error(503, "not_ready", "starting or stopping")
-        if pipeline.log is not None:  # acknowledged events are in Kafka / Redis, loaded by the loaders
-            kind = pipeline.settings.transport.kind
+        kind = pipeline.settings.transport.kind
+        if kind != "direct":  # acknowledged events are in Kafka / Redis, loaded by the loaders
             return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
-        if not pipeline.writer.flush(timeout):
+        if not pipeline.log.flush(timeout):
             # Not a server error: the client's wait ended first (a 504 said the server failed).
             return MsgspecJSON({"status": "pending", "message": f"not all in ClickHouse within {timeout:g} s; still inserting"}, 202)
         return MsgspecJSON({"status": "flushed"})

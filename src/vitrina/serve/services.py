@@ -7,12 +7,14 @@ To add one: implement `Service` and list its factory in `SERVICE_FACTORIES` belo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import FastAPI
 
 from vitrina.alerts.service import AlertsService
+from vitrina.load.service import LoaderGroup
 from vitrina.models.service import ModelsService
 from vitrina.pipeline import Pipeline
 from vitrina.reports.service import ReportsService
@@ -32,17 +34,38 @@ class Service(Protocol):
         """Called on shutdown, before the pipeline closes; stop and wait for tasks."""
 
 
-# Factories take the pipeline (settings, warehouse, streams, metrics) and return a Service.
-def _loader(pipeline: Pipeline) -> Service:
-    from vitrina.load.service import LoaderService  # (issue 3) Kafka / Redis loaders
+class LoaderService:
+    """The loader group inside `vitrina up` with a Kafka or Redis transport (embedded chdb
+    allows one process per data folder, so there the loaders must share the process)."""
 
-    return LoaderService(pipeline)
+    name = "loader"
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.group: LoaderGroup | None = None
+
+    def routes(self, api: FastAPI) -> None:
+        pass
+
+    async def start(self) -> None:
+        p = self.pipeline
+        t = p.settings.transport
+        if t.kind == "direct" or not t.loader:
+            return
+        assert p.warehouse is not None and p.sink is not None
+        self.group = LoaderGroup(t, p.streams, p.warehouse, p.sink, p.metrics, p.health)
+        self.group.start()
+
+    async def stop(self) -> None:
+        if self.group is not None:
+            await asyncio.to_thread(self.group.stop)
 
 
+# Factories take the pipeline (settings, warehouse, sink, streams, metrics) and return a Service.
 SERVICE_FACTORIES: list[Callable[[Pipeline], Service]] = [
-    _loader,
-    ModelsService,  # (issue 4) the model scheduler
-    AlertsService,  # (issue 4) the alert evaluator and its gauges
-    DashboardService,  # (issue 5) the built-in dashboard at /
+    LoaderService,  # Kafka / Redis loaders
+    ModelsService,  # the model scheduler
+    AlertsService,  # the alert evaluator and its gauges
+    DashboardService,  # the built-in dashboard at /
     ReportsService,  # per-seller periodic reports to a folder or S3
 ]

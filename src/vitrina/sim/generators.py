@@ -1,5 +1,5 @@
 """Event generators for the six built-in streams, drawn from the seed simulators' distributions
-(../shared/brief/seed-formats.md).
+(each stream's fields: docs/STREAMS.md).
 
 A generator is called as `gen(rng, now)` with a `random.Random` and the wall-clock time in
 float seconds, and returns one JSON-ready dict with exactly the declared field names. Uploads,

@@ -1,5 +1,5 @@
 """The six built-in streams, with the field names and types the seed systems send
-(../shared/brief/seed-formats.md), their storage policy and their per-second rollups."""
+(docs/STREAMS.md), their storage policy and their per-second rollups."""
 
 from __future__ import annotations
 

@@ -3,12 +3,12 @@ materialized views that fill them, and the rejected-events table."""
 
 from __future__ import annotations
 
+from vitrina.core import REJECTED_TABLE
 from vitrina.streams.declare import RESOLUTIONS, Rollup, Stream
 
-REJECTED_TABLE = "rejected"
 # The name of the API key that sent a rejected item ('' without [auth], or for the loaders' own).
 REJECTED_KEY_TYPE = "LowCardinality(String) DEFAULT ''"
-# Deduplication window for tokens of retried inserts (issue: exactly-once loading).
+# Deduplication window for tokens of retried inserts (exactly-once loading).
 DEDUP_WINDOW = 10_000
 
 

@@ -11,9 +11,9 @@ engine at all (creating one breaks the data folder), so this DDL is for servers 
 from __future__ import annotations
 
 from vitrina.config import TransportSettings
+from vitrina.core import REJECTED_TABLE
 from vitrina.log.naming import routes
 from vitrina.streams.declare import Stream
-from vitrina.warehouse.ddl import REJECTED_TABLE
 
 CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) that consumes the topics itself.
 -- AT-LEAST-ONCE: the Kafka engine commits offsets after inserting, so a rebalance or a restart

@@ -1,14 +1,15 @@
-"""What a failed insert means: the rows themselves are refused, or the attempt failed.
+"""What a failed ClickHouse insert means: the rows themselves are refused, or the attempt failed.
 
 Every loader path (the write-ahead log's loader, the Kafka and Redis loaders, the group
-commit) asks `is_refusal()` before it treats rows as bad. Only an error ClickHouse raises
+commit) asks the sink (warehouse/sink.py, which asks `is_refusal()`) before it treats rows
+as bad. Only an error ClickHouse raises
 for the data itself, named below by its code, may send rows to `rejected`; every other
 failure (a cancelled or timed-out query, a memory or parts limit, a full disk, a network
 error, an unknown code, an error without one) is transient: the same rows are inserted
 again under the same deduplication token until ClickHouse takes them, and ClickHouse
 drops whatever part of them an earlier attempt had already stored (raw table and views).
 
-The codes are ClickHouse's (src/Common/ErrorCodes.cpp); tests/load/test_failures.py checks
+The codes are ClickHouse's (src/Common/ErrorCodes.cpp); tests/warehouse/test_failures.py checks
 each name against the engine's own errorCodeToName().
 """
 
@@ -73,8 +74,3 @@ def is_refusal(exc: BaseException) -> bool:
     code = error_code(exc)
     return code is not None and code in REFUSAL_CODES
 
-
-def describe(exc: BaseException) -> str:
-    """The first line of an error, for logs and the rejected table's reason."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

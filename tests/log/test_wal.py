@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import wait_until
-from vitrina.load.wal import State, WriteAheadLog, token
-from vitrina.load.wal_format import SEGMENT_HEADER
 from vitrina.load.wal_loader import WalLoader
+from vitrina.log.wal import State, WriteAheadLog, token
+from vitrina.log.wal_format import SEGMENT_HEADER
 
 
 def rows(name: str, n: int) -> bytes:
@@ -91,13 +91,19 @@ def test_state_survives_and_trim_keeps_unloaded_segments(tmp_path: Path) -> None
 
 
 class Recorder:
-    """Stands in for the warehouse: keeps every insert's table, rows and token."""
+    """Stands in for the warehouse as the loader's sink: keeps every insert's table, rows and
+    token, and refuses nothing."""
+
+    checker = None
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, bytes, str]] = []
 
-    def __call__(self, table: str, data: bytes, dedup_token: str) -> None:
+    def insert(self, table: str, data: bytes, dedup_token: str) -> None:
         self.calls.append((table, data, dedup_token))
+
+    def refuses(self, exc: BaseException) -> bool:
+        return False
 
 
 def test_loader_inserts_by_table_and_replays_an_interrupted_range_with_its_tokens(tmp_path: Path) -> None:
@@ -126,7 +132,7 @@ def test_loader_inserts_by_table_and_replays_an_interrupted_range_with_its_token
 def test_loader_batches_by_interval_and_size(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path, durable=False)
     insert = Recorder()
-    loader = WalLoader(wal, insert, interval_ms=60_000, flush_rows=10)
+    loader = WalLoader(wal, insert, interval_ms=60_000, batch_rows=10)
     loader.start()
     loader.add(wal.append([("metrics", rows("a", 4), 4)]))
     loader.add(wal.append([("metrics", rows("b", 4), 4)]))
@@ -141,7 +147,7 @@ def test_loader_batches_by_interval_and_size(tmp_path: Path) -> None:
 def test_loader_inserts_a_lone_record_once_the_interval_passes(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path, durable=False)
     insert = Recorder()
-    loader = WalLoader(wal, insert, interval_ms=50, flush_rows=1_000_000)
+    loader = WalLoader(wal, insert, interval_ms=50, batch_rows=1_000_000)
     loader.start()
     loader.add(wal.append([("metrics", rows("a", 1), 1)]))
     wait_until(lambda: insert.calls, 10, "the interval-bound insert")
@@ -155,7 +161,7 @@ def test_a_backlog_goes_in_as_several_bounded_inserts(tmp_path: Path) -> None:
     for i in range(5):
         wal.append([("metrics", rows(f"m{i}", 4), 4)])  # left by a previous run
     insert = Recorder()
-    loader = WalLoader(wal, insert, interval_ms=60_000, flush_rows=10, max_insert_rows=10)
+    loader = WalLoader(wal, insert, interval_ms=60_000, batch_rows=10, max_insert_rows=10)
     loader.start()
     wait_until(lambda: len(insert.calls) == 3, 10, "three inserts")
     assert [c[1].count(b"\n") for c in insert.calls] == [8, 8, 4]

@@ -5,7 +5,7 @@ Why a log of our own: every chdb insert costs 9-18 ms of CPU whatever its size (
 plus one part per materialized view, docs/PERFORMANCE.md), and a request answered only after
 its insert waits for the insert already running plus its own. An append and an fdatasync cost
 about 0.2 ms. No library offers a small embedded append-only log with this recovery contract,
-hence the code here and in load/wal_format.py (the bytes).
+hence the code here and in log/wal_format.py (the bytes).
 
 Layout of DIR:
 - `<position>.wal` segments, named by the log position of their first record. A position is
@@ -22,7 +22,7 @@ Damage: a reader skips bytes that are not an intact record and goes on with the 
 one; each stretch it skips is copied to the quarantine, logged at ERROR with its segment and
 offset, and counted (`on_drop`), once per process. A torn record at the end (a crash in the
 middle of an append) was never acknowledged; it is reported the same way, saying so, and cut
-off. Appends come from one thread (the event loop's, load/wal_writer.py).
+off. Appends come from one thread (the event loop's, log/wal_writer.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vitrina.load.wal_format import SEGMENT_HEADER, Frame, Gap, parse, parse_v1, record_head, version
+from vitrina.log.wal_format import SEGMENT_HEADER, Frame, Gap, parse, parse_v1, record_head, version
 
 log = logging.getLogger(__name__)
 

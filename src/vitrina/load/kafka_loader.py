@@ -4,7 +4,7 @@ partitions and rebalance when one joins, leaves or dies.
 
 Exactly-once effect: a batch is a contiguous offset range of one partition, and its insert
 carries the token `kafka:TOPIC:PARTITION:FIRST-LAST`. Offsets are committed only after the
-insert, so a crash replays the batch; its boundaries are reproducible (size cuts end on
+insert (through the commit path, load/commit.py), so a crash replays the batch; its boundaries are reproducible (size cuts end on
 multiples of `batch_rows`, time cuts are recorded first, load/plans.py), the token is the same
 and ClickHouse (the raw table and its materialized views) drops the replay.
 
@@ -19,23 +19,23 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from vitrina.config import TransportSettings
+from vitrina.core import Sink, describe
+from vitrina.health import StorageHealth
 from vitrina.intake.validate import StreamValidator
-from vitrina.load.batches import LoaderMetrics, Prepared, inserted, prepare, retry_forever, with_refused
-from vitrina.load.failures import describe
-from vitrina.load.health import StorageHealth
+from vitrina.load.commit import Batch, Committer
+from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.plans import Plans, create_plans_table
-from vitrina.load.storing import BatchInserter, NullCopy, Stopped
+from vitrina.load.prepare import prepare
+from vitrina.load.retry import Stopped, Stopping, retry
 from vitrina.log.kafka import consumer_config, ensure_topics
 from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, Route, routes
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
-from vitrina.warehouse.ddl import REJECTED_TABLE
 
 log = logging.getLogger(__name__)
 _LAG_EVERY_S = 1.0
@@ -76,7 +76,9 @@ class _Part:
 
 
 @dataclass
-class _Batch:
+class _Cut:
+    """A contiguous offset range of one partition, cut from its buffer: one batch to load."""
+
     part: _Part
     first: int
     last: int
@@ -97,6 +99,7 @@ class KafkaLoader:
         transport: TransportSettings,
         streams: dict[str, Stream],
         warehouse: Warehouse,
+        sink: Sink,
         metrics: LoaderMetrics,
         name: str = "loader",
         health: StorageHealth | None = None,
@@ -104,15 +107,14 @@ class KafkaLoader:
         self.t = transport
         self.routes = routes(transport, streams)
         self.validators = {s: StreamValidator(st) for s, st in streams.items()}
-        self.wh = warehouse
+        self.wh = warehouse  # where the batch plans are kept
         self.metrics = metrics
         self.name = name
         self.plans = Plans(warehouse)
-        self.inserter = BatchInserter(warehouse.insert_json_rows, NullCopy(warehouse), health)
-        self.plain = BatchInserter(warehouse.insert_json_rows, None, health)  # dead letters: never split
+        self.committer = Committer(sink, health, metrics.pipeline.observe_insert)
         self._parts: dict[tuple[str, int], _Part] = {}
-        self._planned: list[_Batch] = []  # cut by time this round, plans not yet recorded
-        self._work: queue.Queue[_Batch | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
+        self._planned: list[_Cut] = []  # cut by time this round, plans not yet recorded
+        self._work: queue.Queue[_Cut | None] = queue.Queue(maxsize=_QUEUED_BATCHES)
         self._done: queue.Queue[tuple[str, int, int]] = queue.Queue()
         self._stop = threading.Event()
         self._failed: BaseException | None = None  # the insert thread died of this
@@ -143,7 +145,7 @@ class KafkaLoader:
         worker = threading.Thread(target=self._insert_loop, args=(stop,), name=f"vitrina-{self.name}-insert", daemon=True)
         worker.start()
         next_lag = 0.0
-        linger = self.t.linger_ms / 1000
+        linger = self.t.batch_linger_ms / 1000
         try:
             while not stop.is_set():
                 self._raise_if_failed()
@@ -229,7 +231,7 @@ class KafkaLoader:
                 # ClickHouse a quarter less per row, bench/insert_cost.py), for at most
                 # _BUSY_LINGER lingers (a quiet partition beside a busy one still gets in).
                 # Handed over once its plan is recorded (all of this round's in one insert).
-                self._planned.append(_Batch(part, first, part.offsets[-1], *part.pop_front(len(part.values)), True))
+                self._planned.append(_Cut(part, first, part.offsets[-1], *part.pop_front(len(part.values)), True))
             else:
                 return
 
@@ -251,16 +253,18 @@ class KafkaLoader:
             return
         batches, self._planned = self._planned, []
         plans = [(b.part.topic, b.part.partition, b.first, b.last) for b in batches]
-        if not retry_forever("recording batch plans", lambda: self.plans.record(plans), stop.is_set, log.warning):
+        try:
+            retry("recording batch plans", lambda: self.plans.record(plans), stop.is_set, self._failed_step)
+        except Stopped:
             return  # stopping: these batches are read again by the next owner
         for b in batches:
             self._put(b, stop)
 
     def _hand(self, part: _Part, first: int, last: int, n: int, stop: threading.Event) -> None:
         """A batch cut by size: its end follows from the rule, no plan needed."""
-        self._put(_Batch(part, first, last, *part.pop_front(n), False), stop)
+        self._put(_Cut(part, first, last, *part.pop_front(n), False), stop)
 
-    def _put(self, batch: _Batch, stop: threading.Event) -> None:
+    def _put(self, batch: _Cut, stop: threading.Event) -> None:
         while not stop.is_set():
             self._raise_if_failed()
             try:
@@ -332,29 +336,14 @@ class KafkaLoader:
 
     # -- insert thread ------------------------------------------------------------------------
 
-    def _optimistic(self, route: Route, values: list[bytes], token: str, stopping: Callable[[], bool]) -> Prepared | None:
-        """vitrina's own topics hold rows the intake validated: insert them as they are
-        (reading each message's headers would cost more than the insert). None when
-        ClickHouse refused the batch for its data: the caller then checks it message by
-        message, under the same token (a refused insert stored nothing). Any other failure
-        is retried under the token until the insert is complete."""
-        if b"" in values:
-            return None  # ClickHouse would skip the empty line: validate, so it becomes a dead letter
-        rows = b"\n".join(values) + b"\n"
-        refusal = self.inserter.attempt(route.table, rows, token, stopping)
-        if refusal is not None:  # a foreign message in our topic
-            log.warning("insert into %s refused, checking each message: %s", route.table, describe(refusal))
-            return None
-        return Prepared(rows=rows, count=len(values))
-
     def _insert_loop(self, stop: threading.Event) -> None:
         while True:
-            batch = self._work.get()
+            cut = self._work.get()
             try:
-                if batch is None:
+                if cut is None:
                     return
-                if self._load(batch, stop):
-                    self._done.put((batch.part.topic, batch.part.partition, batch.last + 1))
+                if self._load(cut, stop):
+                    self._done.put((cut.part.topic, cut.part.partition, cut.last + 1))
             except BaseException as exc:
                 log.exception("%s: inserting a batch failed; this loader member stops", self.name)
                 self._failed = exc
@@ -363,65 +352,58 @@ class KafkaLoader:
             finally:
                 self._work.task_done()
 
-    def _load(self, b: _Batch, stop: threading.Event) -> bool:
+    def _load(self, cut: _Cut, stop: threading.Event) -> bool:
         """Insert a batch, then its dead letters; False if stopped first (the next owner
         replays the batch: the same offsets, the same token)."""
-        p = b.part
-        route = p.route
-        token = f"kafka:{p.topic}:{p.partition}:{b.first}-{b.last}"
-        stopping = stop.is_set
-        started = time.perf_counter()
+        p = cut.part
+        batch = Batch(p.route.table, f"kafka:{p.topic}:{p.partition}:{cut.first}-{cut.last}", source="kafka")
         try:
-            prepared = self._optimistic(route, b.values, token, stopping) if not route.foreign else None
-            if prepared is None:
-                prepared = self._checked(b, stopping)
-                if prepared is None:
-                    return False
-                if prepared.count:
-                    refused = self.inserter.store(route.table, prepared.rows, token, stopping)
-                    prepared = with_refused(prepared, route.stream, "kafka", token, refused)
-            seconds = time.perf_counter() - started
-            if prepared.dead_count:
-                self.plain.store(REJECTED_TABLE, prepared.dead, token + ":rejected", stopping)
+            stored = None if p.route.foreign else self._as_they_are(batch, cut.values, stop.is_set)
+            if stored is None:
+                stored = self.committer.commit(self._checked(batch, cut, stop.is_set), stop.is_set)
         except Stopped:
             return False
-        inserted()
-        self.metrics.loaded_batch(p.topic, route.table, prepared, seconds)
+        self.metrics.loaded_batch(p.topic, stored)
         return True
 
-    def _checked(self, b: _Batch, stopping: Callable[[], bool]) -> Prepared | None:
+    def _as_they_are(self, batch: Batch, values: list[bytes], stopping: Stopping) -> Batch | None:
+        """vitrina's own topics hold rows the intake validated: insert them as they are
+        (reading each message's headers would cost more than the insert). None when the sink
+        refused the batch for its data: the caller then checks it message by message, under
+        the same token (a refused insert stored nothing). Any other failure is retried under
+        the token until the insert is complete."""
+        if b"" in values:
+            return None  # ClickHouse would skip the empty line: validate, so it becomes a dead letter
+        whole = Batch(batch.table, batch.token, b"\n".join(values) + b"\n", len(values), batch.source)
+        refusal = self.committer.attempt(whole, stopping)
+        if refusal is None:
+            return whole
+        log.warning("insert into %s refused, checking each message: %s", batch.table, describe(refusal))  # a foreign message in our topic
+        return None
+
+    def _checked(self, batch: Batch, cut: _Cut, stopping: Stopping) -> Batch:
         """Foreign topics, or an own topic whose batch ClickHouse refused: validate what is not
-        vitrina's rows; bad messages become dead letters. None if stopped meanwhile."""
-        p = b.part
+        vitrina's rows; bad messages become dead letters. Raises Stopped."""
+        p = cut.part
         if p.route.foreign:
-            trusted = [False] * len(b.values)
+            trusted = [False] * len(cut.values)
             # Times missing from an event default to the broker's timestamp of the last
             # message: the same on every replay of the batch.
-            arrival_ns = b.stamp_ms * 1_000_000 if b.stamp_ms > 0 else time.time_ns()
+            arrival_ns = cut.stamp_ms * 1_000_000 if cut.stamp_ms > 0 else time.time_ns()
         else:
             # Which messages carry vitrina's header is only known from the messages
             # themselves: read the batch again (a rare path; the buffer keeps values only).
-            found: list[list[Message]] = []
-            if not retry_forever(
-                f"reading {p.topic}[{p.partition}] {b.first}-{b.last} again",
-                lambda: found.append(self._reread(p.topic, p.partition, b.first, b.last)),
-                stopping,
-                log.warning,
-            ):
-                return None
-            by_offset = {m.offset(): m for m in found[0]}
-            trusted = [(m := by_offset.get(o)) is not None and _trusted(m) for o in b.offsets]
+            where = f"reading {p.topic}[{p.partition}] {cut.first}-{cut.last} again"
+            found = retry(where, lambda: self._reread(p.topic, p.partition, cut.first, cut.last), stopping, self._failed_step)
+            by_offset = {m.offset(): m for m in found}
+            trusted = [(m := by_offset.get(o)) is not None and _trusted(m) for o in cut.offsets]
             arrival_ns = time.time_ns()  # vitrina's rows carry their times
-        offsets = b.offsets
-        return prepare(
-            p.route.stream,
-            self.validators.get(p.route.stream),
-            b.values,
-            trusted,
-            lambda i: f"{p.topic}/{p.partition}/{offsets[i]}",
-            "kafka",
-            arrival_ns,
-        )
+        offsets = cut.offsets
+        validator = self.validators.get(p.route.stream)
+        return prepare(batch, validator, cut.values, trusted, lambda i: f"{p.topic}/{p.partition}/{offsets[i]}", arrival_ns)
+
+    def _failed_step(self, what: str, exc: BaseException) -> None:
+        log.warning("%s: %s failed, retrying: %s", self.name, what, describe(exc))
 
     def _reread(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
         """The messages of one partition from `first` to `last`, with their headers, read by
@@ -442,7 +424,7 @@ class KafkaLoader:
             c.close()
 
 
-def _drain(q: queue.Queue[_Batch | None]) -> None:
+def _drain(q: queue.Queue[_Cut | None]) -> None:
     while True:
         try:
             q.get_nowait()

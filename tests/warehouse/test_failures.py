@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vitrina.load.failures import REFUSAL_CODES, TRANSIENT_EXAMPLES, error_code, is_refusal
 from vitrina.warehouse.client import Warehouse, parse_dsn
+from vitrina.warehouse.failures import REFUSAL_CODES, TRANSIENT_EXAMPLES, error_code, is_refusal
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
-"""The intake's writer for `[writer] ack = "wal"`: requests are answered once their rows are in
-the write-ahead log; the WalLoader inserts them into ClickHouse behind (load/wal_loader.py).
+"""The Log of `[writer] ack = "wal"` (the default): requests are answered once their rows are
+in the write-ahead log (log/wal.py); its loader inserts them into ClickHouse behind
+(load/wal_loader.py, handed in as the `Follower`).
 
 Everything a turn of the event loop accepted is appended in one write, on the loop itself (a
 write to the page cache takes microseconds): handing each request to a writer thread, as the
 group commit does, cost about a quarter of the single-event throughput in GIL hand-offs
 (docs/PERFORMANCE.md). With `wal_fsync` one thread runs fdatasync for whatever was appended
 while the previous one ran, and the requests are answered after it.
-
-The interface is the GroupCommitWriter's: submit(), start(), close(), pending_rows.
 """
 
 from __future__ import annotations
@@ -16,38 +15,52 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future as ThreadFuture
+from typing import Protocol
 
-from vitrina.load.group_commit import InsertFn, ObserveFn, Overloaded, StorageError, resolve
-from vitrina.load.health import StorageHealth
-from vitrina.load.storing import Checker
-from vitrina.load.wal import WriteAheadLog
-from vitrina.load.wal_loader import WalLoader
+from vitrina.core import REJECTED_TABLE, Overloaded, StorageError
+from vitrina.health import StorageHealth
+from vitrina.log.base import resolve
+from vitrina.log.wal import Record, WriteAheadLog
 
 log = logging.getLogger(__name__)
 PROBE_EVERY_S = 1.0  # while appends fail: how often to check whether the disk takes writes again
+
+
+class Follower(Protocol):
+    """What inserts the log behind the writer (load/wal_loader.py: WalLoader)."""
+
+    @property
+    def unloaded_rows(self) -> int:
+        """Rows appended (acknowledged) and not yet in ClickHouse."""
+
+    def start(self) -> None:
+        """Queue what an earlier run left in the log, then start inserting."""
+
+    def add(self, records: list[Record]) -> None:
+        """Records just appended."""
+
+    def flush(self, timeout: float) -> bool:
+        """Insert everything appended so far now; True once it is in ClickHouse."""
+
+    def close(self, timeout: float) -> None:
+        """Insert everything appended so far, then stop."""
 
 
 class WalWriter:
     def __init__(
         self,
         wal: WriteAheadLog,
-        insert: InsertFn,
+        loader: Follower,
         *,
         fsync: bool = True,
-        flush_rows: int = 100_000,
-        interval_ms: float = 200.0,
         max_pending_rows: int = 1_000_000,
-        observe: ObserveFn | None = None,
-        check: Checker | None = None,
         health: StorageHealth | None = None,
     ) -> None:
         self.wal = wal
         self.health = health or StorageHealth()
-        self.loader = WalLoader(
-            wal, insert, interval_ms=interval_ms, flush_rows=flush_rows, observe=observe, check=check, health=self.health
-        )
+        self.loader = loader
         self.max_pending_rows = max_pending_rows
         self._items: list[tuple[str, bytes, int]] = []
         self._waiters: list[asyncio.Future[None]] = []
@@ -58,12 +71,12 @@ class WalWriter:
         self._syncer = _Syncer(wal, self._sync_failed) if fsync else None
 
     @property
-    def pending_rows(self) -> int:
+    def pending(self) -> int:
         """Accepted rows not yet appended to the log (there only for a turn of the loop)."""
         return self._rows
 
     @property
-    def unloaded_rows(self) -> int:
+    def backlog(self) -> int:
         """Acknowledged rows still only in the log."""
         return self.loader.unloaded_rows
 
@@ -73,18 +86,27 @@ class WalWriter:
         if self._syncer is not None:
             self._syncer.start(loop)
 
-    def submit(self, table: str, rows: bytes, count: int) -> asyncio.Future[None]:
+    def submit(
+        self, stream: str, rows: bytes, count: int, key: bytes | None = None, rejected: bytes = b"", rejected_count: int = 0
+    ) -> Awaitable[None]:
         """Called on the event loop; the future resolves once the rows are in the log."""
         assert self._loop is not None, "writer not started"
         if self._closing:
             raise Overloaded("shutting down")
         waiting = self._rows + self.loader.unloaded_rows
-        if waiting + count > self.max_pending_rows and waiting > 0:
+        total = count + rejected_count
+        if waiting + total > self.max_pending_rows and waiting > 0:
             raise Overloaded(f"{waiting} rows waiting for the warehouse")
         fut = self._loop.create_future()
-        self._items.append((table, rows, count))
+        if not total:
+            fut.set_result(None)
+            return fut
+        if count:
+            self._items.append((stream, rows, count))
+        if rejected_count:
+            self._items.append((REJECTED_TABLE, rejected, rejected_count))
         self._waiters.append(fut)
-        self._rows += count
+        self._rows += total
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._append)

@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from tests.log.services import metric
-from vitrina.load.storing import NullCopy
-from vitrina.load.wal import QUARANTINE, State, WriteAheadLog, token
-from vitrina.load.wal_format import SEGMENT_HEADER, Frame, parse
 from vitrina.load.wal_loader import WalLoader
+from vitrina.log.wal import QUARANTINE, State, WriteAheadLog, token
+from vitrina.log.wal_format import SEGMENT_HEADER, Frame, parse
 from vitrina.streams.builtin import METRICS
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
+from vitrina.warehouse.sink import WarehouseSink
 
 RECORDS = 40
 PER_RECORD = 5
@@ -83,7 +83,7 @@ def load(folder: Path, wh: Warehouse) -> list[tuple[str, int, int]]:
     """Open the log and load it all, as a restart does; the drops reported."""
     drops: list[tuple[str, int, int]] = []
     wal = WriteAheadLog(folder, durable=False, segment_bytes=SEGMENT_BYTES, on_drop=lambda *d: drops.append(d))
-    loader = WalLoader(wal, wh.insert_json_rows, interval_ms=10, check=NullCopy(wh))
+    loader = WalLoader(wal, WarehouseSink(wh), interval_ms=10)
     loader.start()
     loader.close()
     assert wal.state() == State(wal.end, None)
@@ -143,7 +143,7 @@ EDGES = [
 def test_a_flipped_byte_anywhere_loses_only_its_record(tmp_folder: Path, warehouse: Warehouse, caplog: pytest.LogCaptureFixture) -> None:
     rng = random.Random(20251201)
     kinds: Counter[str] = Counter()
-    caplog.set_level(logging.ERROR, "vitrina.load.wal")
+    caplog.set_level(logging.ERROR, "vitrina.log.wal")
     for trial in range(TRIALS + len(EDGES)):
         written = write_log(tmp_folder / f"wal-{trial}", trial)
         total = sum(p.stat().st_size for p in written.files())
@@ -201,7 +201,7 @@ def test_a_torn_tail_is_reported_as_never_acknowledged_and_cut(
     whole = last.read_bytes()
     torn = written.places[-1][1]
     last.write_bytes(whole[: torn + 30])  # the last record's write was cut short
-    caplog.set_level(logging.ERROR, "vitrina.load.wal")
+    caplog.set_level(logging.ERROR, "vitrina.log.wal")
     drops = load(written.folder, warehouse)
     assert drops == [("torn", 30, 1)]
     assert stored(warehouse, written.name) == sorted(set().union(*(p[3] for p in written.places[:-1])))
@@ -219,22 +219,23 @@ def test_quarantine_survives_trim(tmp_folder: Path, warehouse: Warehouse) -> Non
 
 
 def test_a_folder_written_by_the_previous_framing_loads_with_its_tokens(tmp_folder: Path, warehouse: Warehouse) -> None:
-    """tests/load/data/wal-v1 was written by the previous WriteAheadLog (8 records of 4 ids,
+    """tests/log/data/wal-v1 was written by the previous WriteAheadLog (8 records of 4 ids,
     3 segments), which had loaded records 0-1 and died inserting records 2-3."""
     folder = tmp_folder / "wal"
     shutil.copytree(DATA / "wal-v1", folder)
     inserted: list[str] = []
 
-    def insert(table: str, rows: bytes, tok: str) -> None:
-        inserted.append(tok)
-        warehouse.insert_json_rows(table, rows, tok)
+    class Recording(WarehouseSink):
+        def insert(self, table: str, rows: bytes, tok: str) -> None:
+            inserted.append(tok)
+            super().insert(table, rows, tok)
 
     # what the dying run had stored of the range it was inserting, under its token
     rows_2_3 = b"".join(ROW % (b"v1", i) for i in range(8, 16))
     warehouse.insert_json_rows("metrics", rows_2_3, token(586, 1178, "metrics"))
     wal = WriteAheadLog(folder, durable=False, segment_bytes=600)
     assert wal.end == 2366  # the positions of the previous version
-    loader = WalLoader(wal, insert, interval_ms=10, check=NullCopy(warehouse))
+    loader = WalLoader(wal, Recording(warehouse), interval_ms=10)
     loader.start()
     loader.add(wal.append([("metrics", ROW % (b"v1", 32), 1)]))
     loader.close()
@@ -273,4 +274,4 @@ def test_a_server_killed_with_a_damaged_log_loads_every_intact_record_and_says_w
     assert (wal / QUARANTINE / f"{segment.stem}+{victim.offset}.bad").read_bytes() == bytes(
         damaged[victim.offset : victim.offset + victim.size]
     )
-    assert f"ERROR vitrina.load.wal: write-ahead log: dropped {victim.size} damaged bytes" in v.log_path.read_text()
+    assert f"ERROR vitrina.log.wal: write-ahead log: dropped {victim.size} damaged bytes" in v.log_path.read_text()
