@@ -186,3 +186,45 @@ def test_grafana_panels_read_all_tables_on_a_cluster() -> None:
         named += names
     assert len(named) > 10
     assert not re.findall(r"\bvitrina\.\w+_all", str([dashboard_json(d, "vitrina") for d in DASHBOARDS]))
+
+
+def _sharded_all() -> set[str]:
+    rollups = {r.table(s.name, res) for s in BUILTIN for r in s.rollups for res in RESOLUTIONS}
+    return {f"vitrina.{t}_all" for t in {s.table for s in BUILTIN} | rollups | {"rejected"}}
+
+
+def _tables_under(node: Any) -> list[str]:
+    return [n.name for n, _ in node.walk() if n.kind == "TableIdentifier"]
+
+
+def _double_distributed(tree: Any, sharded: set[str]) -> list[str]:
+    """A sharded table read in an IN or a JOIN of a query whose FROM is itself a sharded table:
+    ClickHouse refuses those by default (distributed_product_mode = 'deny')."""
+    out = []
+    for query, _ in tree.walk():
+        if query.kind != "SelectQuery":
+            continue
+        elements = next((c.children for c in query.children if c.kind == "TablesInSelectQuery"), [])
+        first = elements[0].children[0].children[0] if elements and elements[0].children[0].children else None
+        if first is None or first.kind != "TableIdentifier" or first.name not in sharded:
+            continue
+        joined = [t for e in elements[1:] for t in _tables_under(e)]
+        tested = [t for n, _ in query.walk() if n.kind == "Function" and n.name in ("in", "notIn") for t in _tables_under(n)]
+        out += [f"{first.name} with {t}" for t in joined + tested if t in sharded]
+    return out
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_no_query_joins_one_sharded_table_inside_another(parser: Parser, stage: str) -> None:
+    sharded = _sharded_all()
+    for sql, params in STAGES[stage](POLICY):
+        assert _double_distributed(parser.ast(sql, params), sharded) == [], sql
+
+
+def test_the_double_distributed_check_finds_joins_and_ins(parser: Parser) -> None:
+    sql = (
+        "SELECT 1 FROM vitrina.uploads_all AS u JOIN vitrina.probes_all AS p ON 1 "
+        "WHERE u.item_id IN (SELECT item_id FROM vitrina.uploads_all)"
+    )
+    found = _double_distributed(parser.ast(sql), _sharded_all())
+    assert found == ["vitrina.uploads_all with vitrina.probes_all", "vitrina.uploads_all with vitrina.uploads_all"]
