@@ -46,6 +46,14 @@ class WriterSettings:
 class LimitSettings:
     max_body_bytes: int = 10 * 1024 * 1024  # after gzip decoding too
     retry_after_s: int = 1
+    # A request body must have arrived whole this many seconds after its headers, or it is
+    # answered 408 and its connection closed (a half-sent body would hold it open for ever).
+    # 30 s lets the largest body through at about 350 kB/s.
+    body_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.body_timeout_s > 0:
+            raise ConfigError(f"[limits] body_timeout_s must be a number of seconds > 0, not {self.body_timeout_s!r}")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,15 @@ def test_extending_a_stream_adds_columns_on_restart(make_vitrina: Any, tmp_folde
         ("[streams.x.fields]\na = { type = 'enum' }", "needs `values`"),
         ("[streams.X.fields]\na = { type = 'string' }", "must match"),
         ("[writer]\nflush_row = 1", "unknown settings"),
+        # declared bounds must lie within the column, and defaults within the bounds
+        ("[streams.x.fields]\na = { type = 'uint', le = 18446744073709551616 }", "the column's range"),
+        ("[streams.x.fields]\na = { type = 'int', ge = -9223372036854775809 }", "the column's range"),
+        ("[streams.x.fields]\na = { type = 'uint', ge = -1 }", "the column's range"),
+        ("[streams.x.fields]\na = { type = 'int', le = 1.5 }", "whole number"),
+        ("[streams.x.fields]\na = { type = 'string', ge = 1 }", "ge / le apply to"),
+        ("[streams.x.fields]\na = { type = 'uint', ge = 5, le = 1 }", "ge is above le"),
+        ("[streams.x.fields]\na = { type = 'uint', le = 10, required = false, default = 11 }", "default 11 is not valid"),
+        ("[streams.x.fields]\na = { type = 'float', required = false, default = 'x' }", "default 'x' is not valid"),
         ("nonsense = = 1", "Invalid value"),
     ],
 )
@@ -90,3 +99,32 @@ def test_bad_config_is_named(tmp_path: Any, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(path)
+
+
+CHECKED = """
+[streams.counts]
+[streams.counts.fields]
+at = { type = "timestamp", required = false, precision = 9 }
+small = { type = "uint", le = 1000 }
+signed = { type = "int", required = false, default = 0 }
+big = { type = "uint", required = false, default = 0 }
+"""
+
+
+def test_a_user_stream_gets_the_same_range_checks(make_vitrina: Any) -> None:
+    v = make_vitrina(CHECKED)
+    assert "UInt16" in v.scalar("SELECT type FROM system.columns WHERE database = 'vitrina' AND table = 'counts' AND name = 'small'")
+    items = [
+        {"small": 1000, "signed": -(2**63), "big": 2**64 - 1, "at": "2023-11-14T22:13:20.123456789Z"},
+        {"small": 1001},
+        {"small": 1, "signed": -(2**63) - 1},
+        {"small": 1, "big": 2**64},
+        {"small": 1, "at": 0},
+    ]
+    resp = v.post("/v1/streams/counts", items)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 2
+    assert [(r["index"], r["field"]) for r in resp.json()["rejected"]] == [(1, "small"), (2, "signed"), (3, "big")]
+    rows = v.sql("SELECT small, signed, big, toUnixTimestamp64Nano(at) AS ns FROM vitrina.counts ORDER BY small")
+    assert rows[0] == {"small": 1, "signed": 0, "big": 0, "ns": 0}
+    assert rows[1] == {"small": 1000, "signed": -(2**63), "big": 2**64 - 1, "ns": 1_700_000_000_123_456_789}

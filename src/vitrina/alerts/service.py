@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.alerts.evaluator import Evaluator
 from vitrina.alerts.figures import load_figures
@@ -22,8 +21,9 @@ from vitrina.alerts.settings import AlertSettings
 from vitrina.alerts.source import SqlFigures
 from vitrina.alerts.state import StateStore
 from vitrina.auth.scopes import Scope, needs
+from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
-from vitrina.models.window import as_utc
+from vitrina.models.window import RequestTime, as_utc
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ STATE_FILE = "alerts-state.json"
 
 
 class EvaluateRequest(BaseModel):
-    now: datetime | None = None
+    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a bool
+
+    now: Annotated[RequestTime | None, Field(strict=False)] = None
     dry_run: bool = False  # test the rules without changing states or notifying
 
 
@@ -59,12 +61,14 @@ class AlertsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/alerts", tags=["alerts"], openapi_extra=needs(Scope.READ))
+        @api.get("/v1/alerts", tags=["alerts"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
         async def alerts() -> list[dict[str, Any]]:
             """Rules and the state of each of their alerts."""
             return await asyncio.to_thread(self._evaluator().table)
 
-        @api.post("/v1/alerts/evaluate", tags=["alerts"], openapi_extra=needs(Scope.OPERATE))
+        @api.post(
+            "/v1/alerts/evaluate", tags=["alerts"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.OPERATE)
+        )
         async def evaluate(body: EvaluateRequest) -> dict[str, Any]:
             """One evaluation round now (or at `now`); `dry_run` only reports the conditions."""
             ev, now = self._evaluator(), as_utc(body.now) if body.now else None

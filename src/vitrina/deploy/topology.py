@@ -139,9 +139,7 @@ class Topology:
     def clickhouse_nodes(self) -> tuple[ClickHouseNode, ...]:
         if self.cluster is None:
             return (ClickHouseNode("clickhouse", 1, 1),)
-        return tuple(
-            ClickHouseNode(f"clickhouse-s{s}-r{r}", s, r) for s in range(1, self.shards + 1) for r in range(1, self.replicas + 1)
-        )
+        return tuple(ClickHouseNode(f"clickhouse-s{s}-r{r}", s, r) for s in range(1, self.shards + 1) for r in range(1, self.replicas + 1))
 
     @property
     def keeper_nodes(self) -> tuple[KeeperNode, ...]:

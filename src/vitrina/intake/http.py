@@ -12,8 +12,8 @@ POST /events/ (site_events) with their original answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +23,7 @@ import msgspec
 from vitrina.auth.guard import Guard, cookie_header, page_key, token_of
 from vitrina.auth.scopes import RouteScopes
 from vitrina.intake.errors import HttpError
+from vitrina.intake.gzipbody import GzipError, TooLarge, inflate
 from vitrina.intake.validate import BadBody, Checked
 from vitrina.load.group_commit import Overloaded, StorageError
 from vitrina.pipeline import Pipeline
@@ -32,9 +33,13 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = logging.getLogger(__name__)
+
 _encode = msgspec.json.encode
 _JSON = [(b"content-type", b"application/json")]
 _SEED_OK = b'{"message":"ok"}'
+INTERNAL = HttpError(500, "internal", "internal error; the server log has the details")
+_NOT_ALLOWED = HttpError(405, "method_not_allowed", "intake paths take POST only").body()
 PREFIX = "/v1/streams/"
 JSON_TYPES = {"application/json", "text/json"}
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
@@ -69,10 +74,7 @@ class IntakeApp:
         keys = pipeline.keys
         self.guard = Guard(keys, RouteScopes(fallback), pipeline.metrics.registry) if keys is not None else None
 
-    def _route(self, scope: Scope) -> Route | None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return None
-        path: str = scope["path"]
+    def _route(self, path: str) -> Route | None:
         route = self._routes.get(path)
         if route is None and path.startswith(PREFIX):
             route = Route(path[len(PREFIX) :].rstrip("/"))
@@ -81,7 +83,12 @@ class IntakeApp:
         return route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self._route(scope)
+        route = self._route(scope["path"]) if scope["type"] == "http" else None
+        if route is not None and scope["method"] != "POST":
+            if route.stream in self.pipeline.validators:  # an intake path: it only takes POST
+                await _respond(send, 405, _NOT_ALLOWED, [(b"allow", b"POST")])
+                return
+            route = None
         if route is None:
             if self.guard is None or scope["type"] != "http" or await self._may_read(scope, send):
                 await self.fallback(scope, receive, send)
@@ -93,6 +100,11 @@ class IntakeApp:
             headers: list[tuple[bytes, bytes]] = []
         except HttpError as exc:
             status, body, headers = exc.status, exc.body(), exc.headers
+        except Exception:
+            # A bug, not the caller's fault: a JSON 500 like every other answer, and the
+            # traceback in the log (uvicorn would answer text/plain and log it as its own).
+            log.exception("POST %s failed", scope["path"])
+            status, body, headers = 500, INTERNAL.body(), []
         await _respond(send, status, body, headers)
         counter = self._status_counters.get(status)
         if counter is None:
@@ -212,13 +224,9 @@ class IntakeApp:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if encoding == b"identity":
             return body
-        inflater = zlib.decompressobj(wbits=31)
         try:
-            out = inflater.decompress(body, self.max_body + 1)
-        except zlib.error as exc:
-            raise HttpError(400, "malformed_body", f"the body is not valid gzip: {exc}") from None
-        if len(out) > self.max_body or inflater.unconsumed_tail:
-            raise HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes once decompressed")
-        if not inflater.eof:
-            raise HttpError(400, "malformed_body", "the gzip body is truncated")
-        return out
+            return inflate(body, self.max_body)
+        except GzipError as exc:
+            raise HttpError(400, "malformed_body", str(exc)) from None
+        except TooLarge:
+            raise HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes once decompressed") from None

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from vitrina.intake.jsonsplit import NotAnArray, split_array
 from vitrina.streams.declare import Stream
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -58,25 +59,37 @@ def explain(err: msgspec.ValidationError | msgspec.DecodeError, index: int | Non
     return Problem(index, name, msg)
 
 
+class Malformed(Problem):
+    """An item that is not readable JSON at all (a whole single-object body of it is a 400)."""
+
+
+# msgspec recurses per nesting level and stops at the interpreter's recursion limit (about a
+# thousand levels, less what the server's own call stack uses).
+TOO_DEEP = "nested too deeply (the limit is about 1,000 levels of arrays and objects)"
+
+
 class StreamValidator:
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
-        spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-        for f in stream.fields:
-            typ = f.msgspec_type()
-            if f.required:
-                spec.append((f.name, typ))
-            else:
-                spec.append((f.name, typ, f.msgspec_default()))
-        self.item_type = msgspec.defstruct(f"{stream.name}_event", spec, kw_only=True, forbid_unknown_fields=stream.strict)
+        self.item_type = self._struct(wide=False)
         self._one = msgspec.json.Decoder(self.item_type)
         self._many = msgspec.json.Decoder(list[self.item_type])  # type: ignore[name-defined]
+        # Integers beyond INT64_MAX (UInt64 columns) fail the fast types; such items are read
+        # again with the wide type and checked against their column here.
+        self._overflow = [(f.name, check) for f in stream.fields if (check := f.overflow()) is not None]
+        self._one_wide = msgspec.json.Decoder(self._struct(wide=True)) if self._overflow else None
         self._raw_many = msgspec.json.Decoder(list[msgspec.Raw])
+        self._raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
         self._encoder = msgspec.json.Encoder()
         self._norms = [(f.name, fn) for f in stream.fields if (fn := f.normaliser()) is not None]
 
-    def json_schema(self) -> dict[str, Any]:
-        return msgspec.json.schema(self.item_type)
+    def _struct(self, wide: bool) -> Any:
+        spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for f in self.stream.fields:
+            typ = f.msgspec_type(wide)
+            spec.append((f.name, typ) if f.required else (f.name, typ, f.msgspec_default()))
+        name = f"{self.stream.name}_event" + ("_wide" if wide else "")
+        return msgspec.defstruct(name, spec, kw_only=True, forbid_unknown_fields=self.stream.strict)
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -84,17 +97,17 @@ class StreamValidator:
         """A JSON object or an array of objects."""
         head = body.lstrip()[:1]
         if head == b"{":
-            try:
-                item = self._one.decode(body)
-            except msgspec.ValidationError as err:
-                return self._rejected_single(body, explain(err, None))
-            except msgspec.DecodeError as err:
-                raise BadBody(f"malformed JSON: {err}") from None
+            item = self._decode_one(body, None)
+            if isinstance(item, Malformed):
+                raise BadBody(item.message)
+            if isinstance(item, Problem):
+                return self._rejected_single(body, item)
             return self._finish([item], [None], arrival_ns, 1)
         if head == b"[":
             try:
                 items = self._many.decode(body)
-            except msgspec.ValidationError:
+            except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+                # ValidationError first: it is a DecodeError subclass (valid JSON, wrong shape)
                 return self._item_by_item(self._split_array(body), arrival_ns)
             except msgspec.DecodeError as err:
                 raise BadBody(f"malformed JSON: {err}") from None
@@ -110,10 +123,61 @@ class StreamValidator:
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _decode_one(self, raw: bytes, index: int | None) -> Any:
+        """The decoded item, or the Problem that stops it."""
+        try:
+            return self._one.decode(raw)
+        except msgspec.ValidationError as err:
+            if self._one_wide is None:
+                return explain(err, index)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
+            return self._unreadable(err, raw, index)
+        return self._decode_wide(raw, index)
+
+    def _decode_wide(self, raw: bytes, index: int | None) -> Any:
+        assert self._one_wide is not None
+        try:
+            item = self._one_wide.decode(raw)
+        except msgspec.ValidationError as err:
+            return explain(err, index)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
+            return self._unreadable(err, raw, index)
+        for name, check in self._overflow:
+            why = check(getattr(item, name))
+            if why is not None:
+                return Problem(index, name, why)
+        return item
+
+    def _unreadable(self, err: Exception, raw: bytes, index: int | None) -> Problem:
+        if isinstance(err, RecursionError):
+            return Problem(index, None, TOO_DEEP)
+        if isinstance(err, UnicodeDecodeError):
+            return Problem(index, self._field_with_bad_utf8(raw), f"a string is not valid UTF-8 ({err.reason})")
+        return Malformed(index, None, f"malformed JSON: {err}")
+
+    def _field_with_bad_utf8(self, raw: bytes) -> str | None:
+        """Which field holds the invalid UTF-8, when the keys themselves are readable."""
+        try:
+            fields = self._raw_fields.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return None
+        for name, value in fields.items():
+            try:
+                bytes(value).decode()
+            except UnicodeDecodeError:
+                return name
+        return None
+
     def _split_array(self, body: bytes) -> list[bytes]:
         try:
             return [bytes(r) for r in self._raw_many.decode(body)]
+        except RecursionError:
+            pass
         except msgspec.DecodeError as err:
+            raise BadBody(f"malformed JSON: {err}") from None
+        try:
+            return split_array(body)
+        except NotAnArray as err:
             raise BadBody(f"malformed JSON: {err}") from None
 
     def _item_by_item(self, raws: list[bytes], arrival_ns: int) -> Checked:
@@ -121,17 +185,12 @@ class StreamValidator:
         where: list[int | None] = []
         bad: list[tuple[Problem, bytes]] = []
         for i, raw in enumerate(raws):
-            try:
-                good.append(self._one.decode(raw))
+            item = self._decode_one(raw, i)
+            if isinstance(item, Problem):
+                bad.append((Problem(i, item.field, item.message), raw))
+            else:
+                good.append(item)
                 where.append(i)
-            except (msgspec.ValidationError, msgspec.DecodeError) as err:
-                # ValidationError is a DecodeError subclass: a valid JSON item of the wrong shape.
-                if isinstance(err, msgspec.ValidationError):
-                    problem = explain(err, i)
-                    problem = Problem(i, problem.field, problem.message)
-                else:
-                    problem = Problem(i, None, f"malformed JSON: {err}")
-                bad.append((problem, raw))
         out = self._finish(good, where, arrival_ns, len(raws))
         for problem, raw in bad:
             out.problems.append(problem)

@@ -7,25 +7,28 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.auth.scopes import Scope, needs
+from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
-from vitrina.models.window import as_utc
+from vitrina.models.window import RequestTime, as_utc
 from vitrina.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
 class RunRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # the documented types only: no 0 for a bool
+
     names: list[str] | None = None
     full: bool = False
-    now: datetime | None = None  # the run's clock: tests drive late data and look-backs with it
+    now: Annotated[RequestTime | None, Field(strict=False)] = None  # the run's clock: tests drive late data and look-backs with it
 
 
 class ModelsService:
@@ -38,12 +41,17 @@ class ModelsService:
         self._task: asyncio.Task[None] | None = None
 
     def routes(self, api: FastAPI) -> None:
-        @api.get("/v1/models", tags=["models"], openapi_extra=needs(Scope.READ))
+        @api.get("/v1/models", tags=["models"], responses=error_responses({"503": "Starting"}), openapi_extra=needs(Scope.READ))
         async def models() -> list[dict[str, Any]]:
             """Models with their dependencies, cadence and last run."""
             return await asyncio.to_thread(self._runner().status)
 
-        @api.post("/v1/models/run", tags=["models"], openapi_extra=needs(Scope.OPERATE))
+        @api.post(
+            "/v1/models/run",
+            tags=["models"],
+            responses=error_responses({"404": "Unknown model", "503": "Starting"}),
+            openapi_extra=needs(Scope.OPERATE),
+        )
         async def run(body: RunRequest) -> list[dict[str, Any]]:
             """Run models (all, or the named ones after their dependencies) now."""
             now = as_utc(body.now) if body.now else None

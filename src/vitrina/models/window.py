@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from string import Template
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_END = datetime(2200, 1, 1, tzinfo=UTC)  # within DateTime64(3) and UInt64 nanoseconds
@@ -17,6 +20,17 @@ OPEN_END = datetime(2200, 1, 1, tzinfo=UTC)  # within DateTime64(3) and UInt64 n
 def as_utc(t: datetime) -> datetime:
     """A naive time is taken as UTC (ClickHouse and API clients often send those)."""
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _text_only(value: Any) -> Any:
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("a time is an RFC 3339 string")
+    return value
+
+
+# A time in an API request body: an RFC 3339 string, as documented (pydantic alone would also
+# take a number as epoch seconds, which the OpenAPI document does not say).
+RequestTime = Annotated[datetime, BeforeValidator(_text_only)]
 
 
 def day_floor(t: datetime) -> datetime:

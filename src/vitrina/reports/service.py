@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.auth.scopes import Scope, needs
 from vitrina.config import Settings
+from vitrina.intake.errors import error_responses
 from vitrina.models.db import Db
 from vitrina.models.state import last_ok_run_at
 from vitrina.pipeline import Pipeline
@@ -28,9 +29,13 @@ log = logging.getLogger(__name__)
 
 
 class ReportRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # the documented types only: no false for a seller
+
     period: str | None = None  # a day (YYYY-MM-DD) or week (YYYY-Www); default: the last closed one
     kind: str | None = None  # day | week; default: [reports] period
-    sellers: list[int] = []  # default: [reports] sellers, or the most active ones
+    sellers: list[
+        Annotated[int, Field(ge=0, le=2**64 - 1)]
+    ] = []  # seller ids are UInt64: a negative one was a 500  # default: [reports] sellers, or the most active ones
 
 
 def destination_of(settings: Settings) -> str:
@@ -57,7 +62,12 @@ class ReportsService:
         self._done: set[Period] = set()
 
     def routes(self, api: FastAPI) -> None:
-        @api.post("/v1/reports/run", tags=["reports"], openapi_extra=needs(Scope.OPERATE))
+        @api.post(
+            "/v1/reports/run",
+            openapi_extra=needs(Scope.OPERATE),
+            tags=["reports"],
+            responses=error_responses({"400": "A bad period", "409": "The models have not run for it", "503": "Starting"}),
+        )
         async def run(body: ReportRequest) -> dict[str, Any]:
             """Write one period's reports now (again, if they exist) and say where."""
             try:

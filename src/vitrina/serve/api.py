@@ -9,15 +9,18 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from swagger_ui_bundle import swagger_ui_path
 
 from vitrina import __version__
 from vitrina.auth.scopes import Scope, needs
+from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
-from vitrina.serve.openapi import intake_openapi
+from vitrina.serve.errors import install_error_handlers
+from vitrina.serve.openapi import complete_openapi
+from vitrina.serve.responses import Flushed, FlushPending, Health, Ready, RollupSeries
 from vitrina.serve.sql_http import SQL_BODY, SQL_RESPONSES, cross_site
 from vitrina.streams.declare import RESOLUTIONS
 from vitrina.warehouse.readonly import QueryRefused, retry_after
@@ -26,8 +29,9 @@ from vitrina.warehouse.rollups import read_rollup
 log = logging.getLogger(__name__)
 
 
-class MsgspecJSON(Response):
-    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold."""
+class MsgspecJSON(JSONResponse):
+    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold.
+    A JSONResponse, so that the OpenAPI document shows the routes' answer types."""
 
     media_type = "application/json"
 
@@ -82,11 +86,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             from fastapi.openapi.utils import get_openapi
 
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            intake_openapi(schema, pipeline)
+            complete_openapi(schema, pipeline)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_error_handlers(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -95,12 +100,18 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"error": "internal", "message": "internal error; the server log has the details"}, status_code=500)
 
-    @app.get("/healthz", tags=["operations"], openapi_extra=needs(Scope.OPEN))
+    @app.get("/healthz", tags=["operations"], response_model=Health, openapi_extra=needs(Scope.OPEN))
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], openapi_extra=needs(Scope.OPEN))
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Ready,
+        responses=error_responses({"503": "Starting or stopping, or the key file cannot be read"}),
+        openapi_extra=needs(Scope.OPEN),
+    )
     def readyz() -> Response:
         """The warehouse is open, the writer runs and storage works, and with [auth] the key
         file can be read: intake can take events."""
@@ -114,7 +125,16 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             return _error(503, "storage_failing", problem)
         return MsgspecJSON({"status": "ready"})
 
-    @app.post("/v1/flush", tags=["operations"], openapi_extra=needs(Scope.OPERATE))
+    @app.post(
+        "/v1/flush",
+        tags=["operations"],
+        response_model=Flushed,
+        responses={
+            202: {"model": FlushPending, "description": "Not all in ClickHouse within `timeout`; the insert goes on"},
+            **error_responses({"409": "A Kafka or Redis transport: the loaders insert", "503": "Starting"}),
+        },
+        openapi_extra=needs(Scope.OPERATE),
+    )
     def flush(timeout: float = Query(30.0, gt=0, le=300, description="Seconds to wait at most.")) -> Response:
         """Insert now what the write-ahead log holds (`ack = "wal"` inserts it within
         `wal_interval_ms` anyway) and answer once every event acknowledged before this call
@@ -125,10 +145,11 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             kind = pipeline.settings.transport.kind
             return _error(409, "not_direct", f"with transport {kind} the loaders insert; watch vitrina_loader_lag instead")
         if not pipeline.writer.flush(timeout):
-            return _error(504, "flush_timeout", f"the warehouse did not take the log's rows within {timeout:g} s")
+            # Not a server error: the client's wait ended first (a 504 said the server failed).
+            return MsgspecJSON({"status": "pending", "message": f"not all in ClickHouse within {timeout:g} s; still inserting"}, 202)
         return MsgspecJSON({"status": "flushed"})
 
-    @app.get("/metrics", tags=["operations"], openapi_extra=needs(pipeline.settings.auth.metrics))
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse, openapi_extra=needs(pipeline.settings.auth.metrics))
     def metrics() -> Response:
         """The pipeline's own metrics in Prometheus text format."""
         return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -198,7 +219,13 @@ def build_api(pipeline: Pipeline) -> FastAPI:
             ],
         }
 
-    @app.get("/v1/rollups/{stream}", tags=["read"], openapi_extra=needs(Scope.READ))
+    @app.get(
+        "/v1/rollups/{stream}",
+        tags=["read"],
+        response_model=RollupSeries,
+        responses=error_responses({"400": "A bad parameter", "404": "Unknown stream or rollup"}),
+        openapi_extra=needs(Scope.READ),
+    )
     def rollups(
         request: Request,
         stream: str,

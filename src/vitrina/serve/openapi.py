@@ -1,89 +1,123 @@
-"""OpenAPI paths for the intake routes, generated from the stream declarations (the intake
-is a bare ASGI handler, so the framework does not see these routes by itself)."""
+"""The OpenAPI document: the intake routes, generated from the stream declarations (the intake
+is a bare ASGI handler, so the framework does not see them), and the error answers every
+route can give, so that a client (or a fuzzer) can check each response against it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
+from vitrina.intake.errors import ERROR_SCHEMA, PROBLEM_SCHEMA, error_responses
 from vitrina.pipeline import Pipeline
+from vitrina.streams.declare import Stream
 
-_ERROR: dict[str, Any] = {
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+ACCEPTED = {
     "type": "object",
+    "required": ["accepted", "rejected"],
+    "additionalProperties": False,
     "properties": {
-        "error": {"type": "string"},
-        "message": {"type": "string"},
-        "detail": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "index": {"type": ["integer", "null"]},
-                    "field": {"type": ["string", "null"]},
-                    "message": {"type": "string"},
-                },
-            },
-        },
+        "accepted": {"type": "integer", "minimum": 0, "description": "Items stored"},
+        "rejected": {"type": "array", "items": PROBLEM_SCHEMA, "description": "Items refused, each kept in `rejected`"},
     },
 }
+SEED_OK = {"type": "object", "required": ["message"], "additionalProperties": False, "properties": {"message": {"const": "ok"}}}
+_BODY_ERRORS = {
+    "400": "The body is not valid JSON",
+    "408": "The body did not arrive within `[limits] body_timeout_s`",
+    "413": "Body over `[limits] max_body_bytes`",
+}
+_AUTH_ERRORS = {"401": "No key, or an unknown one", "403": "The key may not do this", "429": "The key's rate limit; retry later"}
 
 
-def _responses(ok: dict[str, Any], invalid_status: str) -> dict[str, Any]:
-    def err(text: str) -> dict[str, Any]:
-        return {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IntakeError"}}}}
-
+def item_schema(stream: Stream) -> dict[str, Any]:
+    """One event of the stream, from its field declarations."""
     return {
-        "200": {"description": "Stored (every accepted item is durable in ClickHouse)", "content": {"application/json": {"schema": ok}}},
-        "400": err("Malformed body (not JSON, not gzip)"),
-        invalid_status: err("Every item was rejected; each bad item named by index and field, and kept in the `rejected` table"),
-        "404": err("Unknown stream"),
-        "413": err("Body over the size limit"),
-        "415": err("Media type or content encoding not accepted"),
-        "503": err("Intake is behind or storage is unavailable; retry after Retry-After seconds"),
-    }
-
-
-def intake_openapi(schema: dict[str, Any], pipeline: Pipeline) -> None:
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["IntakeError"] = _ERROR
-    paths = schema.setdefault("paths", {})
-    accepted = {
+        "title": f"{stream.name} event",
         "type": "object",
-        "properties": {"accepted": {"type": "integer"}, "rejected": {"type": "array", "items": _ERROR["properties"]["detail"]["items"]}},
+        "properties": {f.name: f.json_schema() for f in stream.fields},
+        "required": [f.name for f in stream.fields if f.required],
+        "additionalProperties": not stream.strict,
     }
-    for name, validator in pipeline.validators.items():
-        item_schema, defs = msgspec.json.schema_components([validator.item_type], ref_template="#/components/schemas/{name}")
-        components.update(defs)
-        item = item_schema[0]
-        stream = pipeline.streams[name]
-        body = {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"oneOf": [item, {"type": "array", "items": item}]}},
-                "application/x-ndjson": {"schema": {"type": "string", "description": f"One {name} object per line"}},
-            },
-        }
+
+
+def _intake_operation(stream: Stream, ok: dict[str, Any], invalid_status: str, seed: bool) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{stream.name}_event"}
+    # In an array each item is checked alone: a bad one is refused in the 200 answer, so the
+    # array takes any items (one object alone is refused with a 422).
+    batch = {"type": "array", "items": {"anyOf": [ref, {}]}, "description": f"{stream.name} events; bad items are refused alone"}
+    content: dict[str, Any] = {"application/json": {"schema": {"oneOf": [ref, batch]}}}
+    if not seed:
+        content["application/x-ndjson"] = {"schema": {"type": "string", "description": f"One {stream.name} object per line"}}
+    statuses = {
+        "400": "Malformed body: not JSON, not gzip, or bytes after the gzip data",
+        invalid_status: "Every item was refused; each named by index and field, and kept in the `rejected` table",
+        "413": "Body over the size limit (after gzip decoding too)",
+        "415": "Media type or content encoding not accepted",
+        "503": "Intake is behind or storage is unavailable; retry after Retry-After seconds",
+    }
+    if not seed:
+        statuses["404"] = "Unknown stream"
+    return {
+        "requestBody": {"required": True, "content": content},
+        "responses": {
+            "200": {"description": "Stored: every accepted item is durable", "content": {"application/json": {"schema": ok}}},
+            **error_responses(statuses),
+        },
+    }
+
+
+def _intake_paths(paths: dict[str, Any], pipeline: Pipeline) -> None:
+    for name, stream in pipeline.streams.items():
+        operation = _intake_operation(stream, ACCEPTED, "422", seed=False)
         paths[f"/v1/streams/{name}"] = {
             "post": {
                 "tags": ["intake"],
                 "summary": f"Send {name} events",
                 "description": f"{stream.description}\n\nOne JSON object, a JSON array or NDJSON; gzip with `Content-Encoding: gzip`. "
-                "A missing time means the arrival time. In a batch, bad items are rejected alone.",
+                "A missing time means the arrival time. In a batch, bad items are rejected alone. The schema of a time "
+                "string is narrower than what is accepted (docs/STREAMS.md).",
                 "operationId": f"intake_{name}",
-                "requestBody": body,
-                "responses": _responses(accepted, "422"),
+                **operation,
             }
         }
-    ok = {"type": "object", "properties": {"message": {"type": "string", "enum": ["ok"]}}}
     for path, stream_name, status in (("/upload/metrics/", "metrics", "400"), ("/events/", "site_events", "422")):
-        ref = {"$ref": f"#/components/schemas/{stream_name}_event"}
         paths[path] = {
             "post": {
                 "tags": ["intake (seed paths)"],
                 "summary": f"The seed service's path, stored into `{stream_name}`",
                 "operationId": f"seed_{stream_name}",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}},
-                "responses": _responses(ok, status),
+                # a batch with bad items answers as /v1/streams does (the seeds took no batches)
+                **_intake_operation(pipeline.streams[stream_name], {"oneOf": [SEED_OK, ACCEPTED]}, status, seed=True),
             }
         }
+
+
+def _every_operation_errors(paths: dict[str, Any], auth: bool) -> None:
+    """Answers any route can give whatever its handler does: the framework's own 422 in the
+    error shape (serve/api.py answers it so), the body limits, the key checks, and 500."""
+    for ops in paths.values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            extra: dict[str, str] = {"500": "A bug: the server log has the traceback"}
+            if "requestBody" in op:
+                extra.update(_BODY_ERRORS)
+            if auth:
+                extra.update(_AUTH_ERRORS)
+            if "422" in responses and "HTTPValidationError" in str(responses["422"]):
+                extra["422"] = "A parameter or the body does not match this document; `detail` names each"
+            for status, text in error_responses(extra).items():
+                if status == "422" or status not in responses:
+                    responses[status] = text
+
+
+def complete_openapi(schema: dict[str, Any], pipeline: Pipeline) -> None:
+    """Add the intake routes and the error answers to the framework's document."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Error"] = ERROR_SCHEMA
+    for name, stream in pipeline.streams.items():
+        components[f"{name}_event"] = item_schema(stream)
+    paths = schema.setdefault("paths", {})
+    _intake_paths(paths, pipeline)
+    _every_operation_errors(paths, pipeline.settings.auth.enabled)

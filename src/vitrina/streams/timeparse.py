@@ -8,10 +8,15 @@ unambiguous for any time between 1973 and 2262.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
-MAX_NS = 2**63 - 1  # DateTime64(9) and Int64 nanoseconds end in 2262
-_SCALE = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+from vitrina.streams.ranges import AUTO_UNITS, MAX_NS, UNIT_NS
+
+# datetime keeps microseconds: digits 7-9 of a fraction are read here (beyond 9 they are
+# below what any column stores).
+_SUB_MICRO = re.compile(r"(?<=[0-9][.,][0-9]{6})([0-9]{1,3})[0-9]*")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TimeError(ValueError):
@@ -20,32 +25,37 @@ class TimeError(ValueError):
 
 def _auto_unit(value: float) -> str:
     magnitude = abs(value)
-    if magnitude < 1e11:
-        return "s"
-    if magnitude < 1e14:
-        return "ms"
-    if magnitude < 1e17:
-        return "us"
-    return "ns"
+    return next(unit for below, unit in AUTO_UNITS if magnitude < below)
+
+
+def _parse_text(value: str) -> int:
+    extra_ns = 0
+    sub = _SUB_MICRO.search(value)
+    if sub is not None:
+        extra_ns = int(sub.group(1).ljust(3, "0"))
+        value = value[: sub.start()] + value[sub.end() :]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TimeError(f"not an RFC 3339 time or epoch number: {value[:64]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000 + extra_ns
 
 
 def to_epoch_ns(value: str | int | float, unit: str = "auto") -> int:
     """Nanoseconds since the epoch; raises TimeError naming what is wrong."""
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise TimeError(f"not an RFC 3339 time or epoch number: {value[:64]!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
-        ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+        ns = _parse_text(value)
     elif isinstance(value, bool):
         raise TimeError("a time cannot be a boolean")
     else:
         if value != value or value in (float("inf"), float("-inf")):
             raise TimeError("a time must be a finite number")
-        scale = _SCALE[_auto_unit(value) if unit == "auto" else unit]
+        if value < 0:  # before it is rounded: -1e-200 s is not 1970-01-01
+            raise TimeError("time out of range (1970-01-01 .. 2262-04-11T23:47:16.854775807Z)")
+        scale = UNIT_NS[_auto_unit(value) if unit == "auto" else unit]
         if isinstance(value, int):
             ns = value * scale
         else:
@@ -55,5 +65,5 @@ def to_epoch_ns(value: str | int | float, unit: str = "auto") -> int:
             whole = math.floor(value)
             ns = whole * scale + round((value - whole) * scale / 1000) * 1000
     if not 0 <= ns <= MAX_NS:
-        raise TimeError("time out of range (1970-01-01 .. 2262-04-11)")
+        raise TimeError("time out of range (1970-01-01 .. 2262-04-11T23:47:16.854775807Z)")
     return int(ns)

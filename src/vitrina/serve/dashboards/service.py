@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from vitrina import __version__
 from vitrina.auth.scopes import Scope, needs
+from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.serve.api import MsgspecJSON
 from vitrina.serve.dashboards.builtin import BY_NAME, DASHBOARDS
@@ -139,7 +140,12 @@ class DashboardService:
             """The built-in dashboards and their panels."""
             return [describe(d) for d in DASHBOARDS]
 
-        @api.get("/v1/dashboards/{name}/data", tags=["dashboards"], openapi_extra=needs(Scope.READ))
+        @api.get(
+            "/v1/dashboards/{name}/data",
+            openapi_extra=needs(Scope.READ),
+            tags=["dashboards"],
+            responses=error_responses({"400": "A bad range", "404": "Unknown dashboard", "503": "Starting"}),
+        )
         async def data(name: str, request: Request) -> Response:
             """Every panel of a dashboard for `range` (5m, 15m, 1h, 6h, 24h, 7d, 30d) or `from`/`to`
             (epoch seconds or ISO 8601); `var-NAME` sets a variable, `panels` picks some panels."""
