@@ -108,6 +108,14 @@ class TransportSettings:
 
 
 @dataclass(frozen=True)
+class WarehouseSettings:
+    """How vitrina's tables are laid out (warehouse/engine.py): on one server, or on the
+    ClickHouse cluster of this name in remote_servers (docs/DEPLOYMENT.md, "Cluster")."""
+
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -118,6 +126,7 @@ class Settings:
     limits: LimitSettings = LimitSettings()
     sql: SqlSettings = SqlSettings()
     transport: TransportSettings = TransportSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
     models: ModelSettings = field(default_factory=ModelSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
@@ -198,6 +207,7 @@ def load_settings(path: Path | None) -> Settings:
         kw["limits"] = _section(LimitSettings, data.get("limits", {}), "limits")
         kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
         kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
+        kw["warehouse"] = _section(WarehouseSettings, data.get("warehouse", {}), "warehouse")
         kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
         kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
         kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
@@ -217,7 +227,7 @@ def load_settings(path: Path | None) -> Settings:
     kw["extra_streams"] = tuple(extra)
     known_sections = {
         *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "auth", "retention", "streams"),
+        *("writer", "limits", "sql", "transport", "warehouse", "models", "alerts", "reports", "auth", "retention", "streams"),
     }
     unknown_sections = set(data) - known_sections
     if unknown_sections:

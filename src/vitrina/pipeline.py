@@ -61,7 +61,7 @@ class Pipeline:
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         s = self.settings
-        self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database), fsync=s.writer.fsync)
+        self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync)
         applied = migrate(self.warehouse, self.streams.values(), s.retention)
         if applied:
             log.info("schema migrations applied: %s", applied)

@@ -12,9 +12,9 @@ from vitrina.alerts.evaluator import Values
 from vitrina.alerts.figures import Figure, render
 from vitrina.alerts.state import labels_key
 from vitrina.models.db import Db
+from vitrina.warehouse.ddl import SAMPLES_TABLE
 
 log = logging.getLogger(__name__)
-SAMPLES_TABLE = "_alert_samples"
 
 
 def _lit(t: datetime) -> str:
@@ -29,16 +29,12 @@ class SqlFigures:
     def __init__(self, db: Db, figures: Mapping[str, Figure]) -> None:
         self.db = db
         self.figures = dict(figures)
-        db.command(
-            f"CREATE TABLE IF NOT EXISTS {db.database}.{SAMPLES_TABLE} (time DateTime64(6, 'UTC'), "
-            "figure LowCardinality(String), labels String, value Float64) ENGINE = MergeTree "
-            "PARTITION BY toYYYYMM(time) ORDER BY (figure, labels, time)"
-        )
+        db.ensure(db.policy.alert_samples_table())
 
     def values(self, figures: Sequence[str], now: datetime) -> Values:
         out: Values = {}
         for name in figures:
-            sql = render(self.figures[name].sql, self.db.database, now)
+            sql = render(self.db.policy.reads(self.figures[name].sql), self.db.database, now)
             try:
                 cols, rows = self.db.columns_rows(sql)
             except Exception as exc:  # one broken figure must not stop the others
@@ -61,7 +57,7 @@ class SqlFigures:
 
     def baseline(self, figure: str, key: str, since: datetime, now: datetime) -> tuple[float, float] | None:
         rows = self.db.rows(
-            f"SELECT avg(value), stddevPop(value), count() FROM {self.db.database}.{SAMPLES_TABLE} "
+            f"SELECT avg(value), stddevPop(value), count() FROM {self.db.database}.{self.db.policy.read(SAMPLES_TABLE)} "
             f"WHERE figure = '{_esc(figure)}' AND labels = '{_esc(key)}' AND time > {_lit(since)} AND time <= {_lit(now)}"
         )
         if not rows or not rows[0][2]:

@@ -99,7 +99,7 @@ def _check_local(settings: Any) -> list[dict[str, Any]]:
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.schema import migrate
 
-    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
+    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster))
     try:
         migrate(wh, settings.streams.values(), settings.retention)
         db = Db.of(wh)

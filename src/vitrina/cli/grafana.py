@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="ClickHouse host as Grafana reaches it.")] = "clickhouse",
         port: Annotated[int, typer.Option(help="ClickHouse port (9000 native, 8123 http).")] = 9000,
         protocol: Annotated[str, typer.Option(help="native or http.")] = "native",
+        cluster: Annotated[Optional[str], typer.Option(help="The panels read the `_all` tables of this ClickHouse cluster.")] = None,
         dashboards_path: Annotated[
             Optional[str], typer.Option(help="Where Grafana will find the dashboards folder (default /var/lib/grafana/dashboards/vitrina).")
         ] = None,
@@ -31,7 +32,9 @@ def register(app: typer.Typer) -> None:
         if protocol not in ("native", "http"):
             console.print("[red]--protocol must be native or http[/red]")
             raise typer.Exit(2)
-        written = export(folder, database=database, host=host, port=port, protocol=protocol, dashboards_path=dashboards_path or "")
+        written = export(
+            folder, database=database, host=host, port=port, protocol=protocol, dashboards_path=dashboards_path or "", cluster=cluster
+        )
         for path in written:
             console.print(f"  wrote {path}")
         console.print(f"Set {PASSWORD_ENV} for both Grafana and ClickHouse: the files reference it, they hold no password.")

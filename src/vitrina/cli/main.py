@@ -123,7 +123,7 @@ def _sql_offline(settings: Settings, query: str) -> dict[str, Any]:
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.readonly import QueryRefused, ReadOnlySql
 
-    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
+    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster))
     reader = ReadOnlySql(wh, replace(settings.sql, concurrency=1))
     try:
         result = reader.run(query)

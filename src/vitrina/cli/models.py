@@ -39,7 +39,7 @@ def local_runner(settings: Settings) -> Iterator[Any]:
     from vitrina.warehouse.client import Warehouse, parse_dsn
     from vitrina.warehouse.schema import migrate
 
-    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
+    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster))
     try:
         migrate(wh, settings.streams.values(), settings.retention)  # the raw tables models read
         runner = ModelRunner(Db.of(wh), builtin_models(), settings.models)

@@ -1,4 +1,5 @@
-"""`vitrina load --transport kafka|redis` (the loader group) and `vitrina ddl kafka-engine`."""
+"""`vitrina load --transport kafka|redis` (the loader group), `vitrina ddl schema` and
+`vitrina ddl kafka-engine`."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ TransportOpt = Annotated[Optional[str], typer.Option("--transport", help="direct
 KafkaOpt = Annotated[Optional[str], typer.Option("--kafka", help="Kafka bootstrap servers (host:port,...).")]
 RedisOpt = Annotated[Optional[str], typer.Option("--redis", help="Redis URL (redis://host:port/db).")]
 LoadersOpt = Annotated[Optional[int], typer.Option("--loaders", help="Loader members in this process.")]
+ClusterOpt = Annotated[
+    Optional[str], typer.Option("--cluster", help="Lay the tables out for this ClickHouse cluster (default: [warehouse] cluster).")
+]
 
 
 def with_transport(
@@ -44,17 +48,37 @@ def register(app: typer.Typer) -> None:
     ddl = typer.Typer(help="Print ClickHouse DDL for server deployments.", no_args_is_help=True)
     app.add_typer(ddl, name="ddl")
 
+    @ddl.command("schema")
+    def schema(
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
+        cluster: ClusterOpt = None,
+    ) -> None:
+        """Every statement of vitrina's schema, in order, each ending with `;` (for a DBA to review or apply)."""
+        from vitrina.models.runner import model_tables
+        from vitrina.models.spec import builtin_models
+        from vitrina.warehouse.schema import schema_statements
+
+        settings = _load(config)
+        policy = _policy(settings, cluster)
+        statements = schema_statements(policy, settings.streams.values(), settings.retention)
+        statements += model_tables(builtin_models(), policy, settings.models)
+        where = f"cluster {policy.cluster}" if policy.cluster else "one server"
+        typer.echo(f"-- vitrina schema of database {settings.database} on {where}: what vitrina itself creates, in order.\n")
+        typer.echo("\n\n".join(sql + ";" for sql in statements))
+
     @ddl.command("kafka-engine")
     def kafka_engine(
         config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
         kafka: KafkaOpt = None,
         group: Annotated[str, typer.Option(help="The Kafka consumer group ClickHouse joins.")] = "vitrina-clickhouse",
+        cluster: ClusterOpt = None,
     ) -> None:
         """Kafka-engine tables and materialized views (at-least-once; see the caveat printed)."""
         from vitrina.warehouse.kafka_engine import kafka_engine_ddl
 
         settings = with_transport(_load(config), "kafka", kafka)
-        typer.echo(kafka_engine_ddl(settings.transport, settings.streams, settings.database, group))
+        policy = _policy(settings, cluster)
+        typer.echo(kafka_engine_ddl(settings.transport, settings.streams, settings.database, group, policy))
 
     @app.command()
     def load(
@@ -81,7 +105,7 @@ def register(app: typer.Typer) -> None:
         # The consumer thread holds the GIL while it builds thousands of messages; a short
         # switch interval hands it to the insert thread sooner (+20 % loader rate, bench/transport.py).
         sys.setswitchinterval(0.0001)
-        wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database), fsync=settings.writer.fsync)
+        wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster), fsync=settings.writer.fsync)
         migrate(wh, settings.streams.values(), settings.retention)
         metrics = PipelineMetrics(lambda: 0)
         if metrics_port:
@@ -99,6 +123,15 @@ def register(app: typer.Typer) -> None:
             pass
         group.stop()
         wh.close()
+
+
+def _policy(settings: Settings, cluster: str | None) -> Any:
+    from vitrina.warehouse.cluster import policy_for
+
+    try:
+        return policy_for(settings.database, cluster or settings.warehouse.cluster)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _load(config: Path | None) -> Settings:

@@ -14,19 +14,13 @@ import hashlib
 import json
 
 from vitrina.warehouse.client import Warehouse
+from vitrina.warehouse.ddl import PLANS_TABLE
 
-PLANS_TABLE = "_vitrina_loader_plans"
+__all__ = ["PLANS_TABLE", "Plans", "create_plans_table"]
 
 
 def create_plans_table(wh: Warehouse) -> None:
-    wh.command(
-        f"CREATE TABLE IF NOT EXISTS {wh.database}.{PLANS_TABLE} (\n"
-        "    `topic` String, `partition` UInt32, `first` UInt64, `last` UInt64,\n"
-        "    `time` DateTime64(3, 'UTC') DEFAULT now64(3)\n"
-        ") ENGINE = MergeTree ORDER BY (topic, partition, first)\n"
-        "TTL toDateTime(time) + INTERVAL 7 DAY\n"
-        "SETTINGS non_replicated_deduplication_window = 10000"
-    )
+    wh.ensure(wh.policy.plans_table())
 
 
 class Plans:
@@ -44,9 +38,10 @@ class Plans:
         if not starts:
             return {}
         rows = self.wh.query(
-            f"SELECT topic, partition, first, argMin(last, time) FROM {self.wh.database}.{PLANS_TABLE} "
+            f"SELECT topic, partition, first, argMin(last, time) FROM {self.wh.database}.{self.wh.policy.read(PLANS_TABLE)} "
             "WHERE (topic, partition, first) IN {starts:Array(Tuple(String, UInt32, UInt64))} GROUP BY topic, partition, first",
             parameters={"starts": starts},
+            settings=self.wh.policy.read_settings(PLANS_TABLE),
         ).result_rows
         return {(str(t), int(p), int(f)): int(last) for t, p, f, last in rows}
 
@@ -55,9 +50,10 @@ class Plans:
         Should two exist (a zombie loader), the earliest recorded is the one that may have
         been inserted first."""
         rows = self.wh.query(
-            f"SELECT last FROM {self.wh.database}.{PLANS_TABLE} "
+            f"SELECT last FROM {self.wh.database}.{self.wh.policy.read(PLANS_TABLE)} "
             "WHERE topic = {t:String} AND partition = {p:UInt32} AND first = {f:UInt64} ORDER BY time LIMIT 1",
             parameters={"t": topic, "p": partition, "f": first},
+            settings=self.wh.policy.read_settings(PLANS_TABLE),
         ).result_rows
         return int(rows[0][0]) if rows else None
 

@@ -11,6 +11,7 @@ import clickhouse_connect
 import pyarrow as pa
 
 from vitrina.warehouse.client import Dsn, Warehouse, parse_dsn
+from vitrina.warehouse.engine import to_create
 
 
 def connect_url(dsn: Dsn) -> str:
@@ -23,6 +24,7 @@ def connect_url(dsn: Dsn) -> str:
 class Db:
     def __init__(self, dsn: Dsn) -> None:
         self.database = dsn.database
+        self.policy = dsn.policy  # the statements and table names of this warehouse's layout
         self._client = clickhouse_connect.get_client(dsn=connect_url(dsn), database=None)
         self._lock = threading.Lock()  # a handle is not safe to share between threads
 
@@ -37,6 +39,14 @@ class Db:
     def command(self, sql: str) -> None:
         with self._lock:
             self._client.command(sql)
+
+    def ensure(self, statements: list[str]) -> None:
+        """Runs the policy's statements that create what is not there yet."""
+        for sql in to_create(statements, self._tables):
+            self.command(sql)
+
+    def _tables(self) -> set[str]:
+        return {str(r[0]) for r in self.rows(f"SELECT name FROM system.tables WHERE database = '{self.database}'")}
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self._lock:

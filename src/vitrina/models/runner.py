@@ -6,12 +6,14 @@ patching them, and vitrina needs the same models on both. What it needs is small
 SELECT for a window, order models by their declared dependencies, and swap partitions.
 
 Idempotence: a run computes its window into a staging table, then for every day partition from
-the window start on either REPLACEs the model's partition with the staged one or DROPs it when
-the window produced nothing for that day. REPLACE PARTITION is atomic per partition on
-MergeTree (readers see the old day or the new day, never half of it), and re-running the same
-window gives the same rows. ReplacingMergeTree would need FINAL on every read and cannot delete
-rows that disappear (a session that merges into another); insert deduplication tokens cannot
-replace data. A full rebuild is the same code path with the window starting at the epoch.
+the window start on either replaces the model's partition with the staged one or drops it when
+the window produced nothing for that day. The partition swap is atomic per partition on
+MergeTree (readers see the old day or the new day, never half of it), and re-running the
+same window gives the same rows. ReplacingMergeTree would need FINAL on every read and cannot
+delete rows that disappear (a session that merges into another); insert deduplication tokens
+cannot replace data. A full rebuild is the same code path with the window starting at the
+epoch. The statements come from the warehouse's engine policy (on a cluster a model is a table
+on every node: docs/DEPLOYMENT.md, "Cluster").
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from vitrina.models.settings import ModelSettings
 from vitrina.models.spec import Model, ordered
 from vitrina.models.state import RunRecord, ensure_runs_table, last_ok_run_at, last_runs, record
 from vitrina.models.window import Window, render, sql_time
+from vitrina.warehouse.engine import EnginePolicy
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,10 @@ class ModelRunner:
 
     def _q(self, name: str) -> str:
         return f"{self.db.database}.`{name}`"
+
+    def _run(self, statements: Iterable[str]) -> None:
+        for sql in statements:
+            self.db.command(sql)
 
     def run(self, names: Iterable[str] | None = None, *, full: bool = False, now: datetime | None = None) -> list[RunRecord]:
         """Run `names` (all when None) after their upstream dependencies."""
@@ -91,9 +98,7 @@ class ModelRunner:
         return result
 
     def _select(self, model: Model, window: Window) -> str:
-        body = render(model.sql, window, model.context_s, self.db.database, self.settings.our_media_hosts)
-        # The window filter on the output, so a model can never write outside its partitions.
-        return f"SELECT * FROM (\n{body}\n) WHERE `{model.time}` >= {sql_time(window.start)} AND `{model.time}` < {sql_time(window.end)}"
+        return model_select(model, window, self.db.policy, self.settings)
 
     def _ensure_table(self, model: Model, select: str) -> bool:
         """Create the table; recreate it when the model's columns changed. True if created."""
@@ -105,11 +110,8 @@ class ModelRunner:
             return False
         if have:
             log.warning("model %s changed its columns: rebuilding its table", model.name)
-            self.db.command(f"DROP TABLE IF EXISTS {self._q(model.name)}")
-        self.db.command(
-            f"CREATE TABLE {self._q(model.name)} ENGINE = MergeTree PARTITION BY toYYYYMMDD(`{model.time}`) "
-            f"ORDER BY ({model.order_by}) EMPTY AS {select}"
-        )
+            self._run(self.db.policy.drop_model(model.name))
+        self._run(self.db.policy.model_table(model.name, model.time, model.order_by, select))
         return True
 
     def _partitions(self, table: str) -> set[str]:
@@ -119,20 +121,19 @@ class ModelRunner:
         return {r[0] for r in rows}
 
     def _materialize(self, model: Model, select: str, window: Window) -> int:
-        stage = f"_stage_{model.name}"
-        self.db.command(f"DROP TABLE IF EXISTS {self._q(stage)}")
-        self.db.command(f"CREATE TABLE {self._q(stage)} AS {self._q(model.name)}")
+        stage, policy = f"_stage_{model.name}", self.db.policy
+        self.db.command(policy.drop_scratch(stage))
+        self.db.command(policy.stage_table(stage, model.name, model.time, model.order_by))
         try:
             self.db.command(f"INSERT INTO {self._q(stage)} {select}")
             staged = self._partitions(stage)
+            self._run(policy.sync_replica(model.name))  # every day this node's copy of the model has
             current = {p for p in self._partitions(model.name) if p >= window.start_partition}
-            for pid in sorted(staged):
-                self.db.command(f"ALTER TABLE {self._q(model.name)} REPLACE PARTITION ID '{pid}' FROM {self._q(stage)}")
-            for pid in sorted(current - staged):
-                self.db.command(f"ALTER TABLE {self._q(model.name)} DROP PARTITION ID '{pid}'")
+            self._run(policy.replace_partition(model.name, pid, stage) for pid in sorted(staged))
+            self._run(policy.drop_partition(model.name, pid) for pid in sorted(current - staged))
             return int(self.db.rows(f"SELECT count() FROM {self._q(stage)}")[0][0])
         finally:
-            self.db.command(f"DROP TABLE IF EXISTS {self._q(stage)}")
+            self.db.command(policy.drop_scratch(stage))
 
     def close(self) -> None:
         with self._lock:
@@ -158,3 +159,18 @@ class ModelRunner:
                 }
             )
         return out
+
+
+def model_select(model: Model, window: Window, policy: EnginePolicy, settings: ModelSettings) -> str:
+    """The model's SELECT over `window`, reading the tables the policy reads through."""
+    body = render(policy.reads(model.sql), window, model.context_s, policy.database, settings.our_media_hosts)
+    # The window filter on the output, so a model can never write outside its partitions.
+    return f"SELECT * FROM (\n{body}\n) WHERE `{model.time}` >= {sql_time(window.start)} AND `{model.time}` < {sql_time(window.end)}"
+
+
+def model_tables(models: Sequence[Model], policy: EnginePolicy, settings: ModelSettings) -> list[str]:
+    """The statements making every model's table, dependencies first (`vitrina ddl schema`)."""
+    out: list[str] = []
+    for m in ordered(models):
+        out += policy.model_table(m.name, m.time, m.order_by, model_select(m, Window.full(), policy, settings))
+    return out

@@ -9,8 +9,7 @@ from typing import Any
 
 from vitrina.models.db import Db
 from vitrina.models.window import as_utc
-
-RUNS_TABLE = "_model_runs"
+from vitrina.warehouse.ddl import RUNS_TABLE
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,7 @@ _COLUMNS = ("name", "mode", "run_at", "started", "window_start", "rows", "durati
 
 
 def ensure_runs_table(db: Db) -> None:
-    db.command(
-        f"CREATE TABLE IF NOT EXISTS {db.database}.{RUNS_TABLE} (name String, mode LowCardinality(String), "
-        "run_at DateTime64(3, 'UTC'), started DateTime64(3, 'UTC'), window_start DateTime64(3, 'UTC'), rows UInt64, "
-        "duration_s Float64, status LowCardinality(String), error String) ENGINE = MergeTree ORDER BY (name, started)"
-    )
+    db.ensure(db.policy.model_runs_table())
 
 
 def record(db: Db, run: RunRecord) -> None:
@@ -55,13 +50,13 @@ def record(db: Db, run: RunRecord) -> None:
 
 
 def last_ok_run_at(db: Db) -> dict[str, datetime]:
-    rows = db.rows(f"SELECT name, max(run_at) FROM {db.database}.{RUNS_TABLE} WHERE status = 'ok' GROUP BY name")
+    rows = db.rows(f"SELECT name, max(run_at) FROM {db.database}.{db.policy.read(RUNS_TABLE)} WHERE status = 'ok' GROUP BY name")
     return {name: as_utc(t) for name, t in rows}
 
 
 def last_runs(db: Db) -> dict[str, RunRecord]:
     cols = ", ".join(f"argMax({c}, started)" for c in _COLUMNS[1:])
-    rows = db.rows(f"SELECT name, {cols} FROM {db.database}.{RUNS_TABLE} GROUP BY name")
+    rows = db.rows(f"SELECT name, {cols} FROM {db.database}.{db.policy.read(RUNS_TABLE)} GROUP BY name")
     out = {}
     for name, mode, run_at, started, start, n, seconds, status, error in rows:
         out[name] = RunRecord(name, mode, as_utc(run_at), as_utc(started), as_utc(start), int(n), float(seconds), status, error)

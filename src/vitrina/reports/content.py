@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from string import Template
 
 import pyarrow as pa
 
@@ -16,19 +17,20 @@ from vitrina.reports.periods import Period
 # The models a report reads; `anomalies` depends on `sellers daily`, so running it runs both.
 SOURCE_MODEL = "uploads_seller_anomalies"
 
+# Tables are named `$db.NAME`, the engine policy's rule: on a cluster they read NAME_all.
 _SELLERS = """
-SELECT company_id FROM {db}.uploads_sellers_daily
-WHERE day >= {{start:Date}} AND day < {{end:Date}}
-GROUP BY company_id ORDER BY sum(items) DESC, company_id LIMIT {{n:UInt32}}
+SELECT company_id FROM $db.uploads_sellers_daily
+WHERE day >= {start:Date} AND day < {end:Date}
+GROUP BY company_id ORDER BY sum(items) DESC, company_id LIMIT {n:UInt32}
 """
 
 _DAYS = """
 SELECT d.company_id AS seller, d.day AS day, d.attempts AS attempts, d.items AS items,
     d.created_items AS created_items, d.items_rank AS items_rank, d.top10 AS top10,
     a.baseline_mean AS baseline_mean, a.threshold AS threshold, a.anomaly AS anomaly
-FROM {db}.uploads_sellers_daily AS d
-LEFT JOIN {db}.uploads_seller_anomalies AS a ON a.day = d.day AND a.company_id = d.company_id
-WHERE d.day >= {{start:Date}} AND d.day < {{end:Date}} AND d.company_id IN {{sellers:Array(UInt64)}}
+FROM $db.uploads_sellers_daily AS d
+LEFT JOIN $db.uploads_seller_anomalies AS a ON a.day = d.day AND a.company_id = d.company_id
+WHERE d.day >= {start:Date} AND d.day < {end:Date} AND d.company_id IN {sellers:Array(UInt64)}
 ORDER BY seller, day
 SETTINGS join_use_nulls = 0
 """
@@ -36,8 +38,8 @@ SETTINGS join_use_nulls = 0
 _CATEGORIES = """
 SELECT company_id AS seller, category_id, count() AS attempts, uniqExact(item_id) AS items,
     uniqExactIf(item_id, is_created = 1) AS created_items
-FROM {db}.uploads
-WHERE ts_ns >= {{start_ns:UInt64}} AND ts_ns < {{end_ns:UInt64}} AND company_id IN {{sellers:Array(UInt64)}}
+FROM $db.uploads
+WHERE ts_ns >= {start_ns:UInt64} AND ts_ns < {end_ns:UInt64} AND company_id IN {sellers:Array(UInt64)}
 GROUP BY seller, category_id
 ORDER BY seller, items DESC, category_id
 """
@@ -65,16 +67,19 @@ def read_content(db: Db, period: Period, sellers: tuple[int, ...], max_sellers: 
     models_as_of = last_ok_run_at(db).get(SOURCE_MODEL)
     if models_as_of is None:
         raise ModelsMissing(f"the model {SOURCE_MODEL} has not run yet: run `vitrina models run {SOURCE_MODEL}`")
-    q = {"db": db.database}
     bounds = {"start": period.start, "end": period.end}
-    chosen = list(sellers) or [int(r) for r in db.arrow(_SELLERS.format(**q), {**bounds, "n": max_sellers})["company_id"].to_pylist()]
-    days = db.arrow(_DAYS.format(**q), {**bounds, "sellers": chosen})
+    chosen = list(sellers) or [int(r) for r in db.arrow(_sql(db, _SELLERS), {**bounds, "n": max_sellers})["company_id"].to_pylist()]
+    days = db.arrow(_sql(db, _DAYS), {**bounds, "sellers": chosen})
     span = {"start_ns": int(period.start_time.timestamp()) * 10**9, "end_ns": int(period.end_time.timestamp()) * 10**9}
-    categories = db.arrow(_CATEGORIES.format(**q), {**span, "sellers": chosen})
+    categories = db.arrow(_sql(db, _CATEGORIES), {**span, "sellers": chosen})
     by_days, by_categories = _split(days), _split(categories)
     empty_days, empty_categories = days.slice(0, 0), categories.slice(0, 0)
     reports = [SellerReport(s, by_days.get(s, empty_days), by_categories.get(s, empty_categories)) for s in chosen]
     return Content(period, models_as_of, reports)
+
+
+def _sql(db: Db, template: str) -> str:
+    return Template(db.policy.reads(template)).substitute(db=db.database)
 
 
 def _split(table: pa.Table) -> dict[int, pa.Table]:

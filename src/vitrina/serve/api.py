@@ -246,11 +246,12 @@ def build_api(pipeline: Pipeline) -> FastAPI:
         reserved = {"rollup", "resolution", "last", "start", "end", "merge_keys"}
         filters = {k: v for k, v in request.query_params.items() if k not in reserved}
         t0, t1 = _time_range(last, start, end)
+        assert pipeline.warehouse is not None
+        read = pipeline.warehouse.policy.read  # on a cluster, the rollup's _all table
         try:
-            q = read_rollup(s, match[0], resolution, pipeline.settings.database, t0, t1, filters, by_keys=not merge_keys)
+            q = read_rollup(s, match[0], resolution, pipeline.settings.database, t0, t1, filters, by_keys=not merge_keys, read=read)
         except KeyError as exc:
             return _error(400, "bad_parameter", str(exc.args[0]))
-        assert pipeline.warehouse is not None
         result = pipeline.warehouse.query(q.sql, parameters=q.parameters)
         names = list(result.column_names)
         return MsgspecJSON(

@@ -66,6 +66,9 @@ UPLOADS = Stream(
     ),
     time_field="ts_ns",
     order_by=("company_id", "item_id", "ts_ns"),
+    # An item's attempts stay on one shard (uploads_items, attempt-to-live times are per item);
+    # item ids are many and even, unlike sellers, a few of whom upload most of the cards.
+    shard_key="intHash64(item_id)",
     rollups=(
         Rollup(
             name="",
@@ -131,6 +134,7 @@ SITE_EVENTS = Stream(
     ),
     time_field="dt",
     order_by=("user_id", "dt"),
+    shard_key="intHash64(user_id)",  # a user's sessions and funnel steps stay on one shard
     # The seed's event kinds: view_page, click_url, and for button clicks the button
     # (add_to_cart, checkout, register).
     derived=(("event_type", "LowCardinality(String)", "if(obj = 'button', obj_id, concat(name, '_', obj))"),),
@@ -166,6 +170,7 @@ STORE_EVENTS = Stream(
     ),
     time_field="time",
     order_by=("datacenter", "type", "time"),
+    shard_key="intHash64(user_id)",  # a user's session, not the three datacenters, picks the shard
     rollups=(
         Rollup(
             name="",
@@ -193,6 +198,7 @@ PROBES = Stream(
     ),
     time_field="time",
     order_by=("location", "target", "time"),
+    shard_key="cityHash64(location, target)",  # each check's availability and uptime on one shard
     derived=(("ok", "UInt8", "status_code BETWEEN 200 AND 399"),),
     rollups=(
         Rollup(

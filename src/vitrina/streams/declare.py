@@ -89,6 +89,10 @@ class Stream:
     derived: tuple[tuple[str, str, str], ...] = ()  # (column, type, MATERIALIZED expression)
     description: str = ""
     builtin: bool = False
+    # On a ClickHouse cluster, the expression whose value picks a row's shard (an integer). It
+    # must be a function of the row as sent: a replayed batch then splits over the shards as
+    # the first time did, and each shard drops its part by the batch's token.
+    shard_key: str | None = None
     field_index: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,14 @@ class Stream:
     @property
     def table(self) -> str:
         return self.name
+
+    @property
+    def sharding_key(self) -> str:
+        """The declared `shard_key`, else a hash of the whole sort key: spread evenly, but one
+        entity's rows (a user, an item) land on every shard; declare a key to keep them together."""
+        if self.shard_key:
+            return self.shard_key
+        return f"cityHash64({', '.join(self.order_by) if self.order_by else self.time_field})"
 
 
 def _field_from_toml(name: str, spec: dict[str, Any]) -> Field:
@@ -158,7 +170,8 @@ def parse_stream(name: str, spec: dict[str, Any]) -> Stream:
         time_field = "time"
         if "time" not in fields_spec:
             fields = (Field("time", "timestamp", required=False), *fields)
-    unknown = set(spec) - {"fields", "time_field", "order_by", "partition_by", "ttl_days", "strict", "rollups", "description"}
+    known = {"fields", "time_field", "order_by", "partition_by", "ttl_days", "strict", "rollups", "description", "shard_key"}
+    unknown = set(spec) - known
     if unknown:
         raise DeclarationError(f"stream {name!r}: unknown settings {sorted(unknown)}")
     return Stream(
@@ -171,4 +184,13 @@ def parse_stream(name: str, spec: dict[str, Any]) -> Stream:
         strict=spec.get("strict", True),
         rollups=tuple(_rollup_from_toml(name, r) for r in spec.get("rollups", [])),
         description=spec.get("description", ""),
+        shard_key=_shard_key(name, spec.get("shard_key")),
     )
+
+
+def _shard_key(stream: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DeclarationError(f'stream {stream!r}: shard_key must be a ClickHouse expression, such as "intHash64(user_id)"')
+    return value.strip()

@@ -15,6 +15,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from vitrina.config import SqlSettings
+from vitrina.warehouse.cluster import policy_for
+from vitrina.warehouse.engine import EnginePolicy, to_create
 
 # ClickHouse pauses a query while one of a higher priority (a lower number) runs: readers
 # yield to inserts, so analysts' queries slow ingestion less (bench/reader_priority.py).
@@ -63,6 +65,11 @@ def drain(client: Client) -> None:
 class Dsn:
     url: str
     database: str
+    cluster: str | None = None  # `[warehouse] cluster`: the tables are laid out for that cluster
+
+    @property
+    def policy(self) -> EnginePolicy:
+        return policy_for(self.database, self.cluster)
 
     @property
     def embedded(self) -> bool:
@@ -76,10 +83,12 @@ class Dsn:
         return Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path)
 
 
-def parse_dsn(url: str, database: str = "vitrina") -> Dsn:
-    if url.startswith(("chdb://", "http://", "https://")):
-        return Dsn(url, database)
-    raise ValueError(f"unsupported DSN {url!r}: use chdb://PATH or http(s)://user:pass@host:port")
+def parse_dsn(url: str, database: str = "vitrina", cluster: str | None = None) -> Dsn:
+    if not url.startswith(("chdb://", "http://", "https://")):
+        raise ValueError(f"unsupported DSN {url!r}: use chdb://PATH or http(s)://user:pass@host:port")
+    if cluster and url.startswith("chdb://"):
+        raise ValueError(f"[warehouse] cluster {cluster!r} needs a ClickHouse server: the embedded engine has no cluster")
+    return Dsn(url, database, cluster or None)
 
 
 class Warehouse:
@@ -95,8 +104,11 @@ class Warehouse:
             self._connect_url = f"chdb://{dsn.path.resolve()}"
         else:
             self._connect_url = dsn.url
+        self.policy = dsn.policy
         self.client = self._new_client()
-        self.client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        if not self.client.query("SELECT 1 FROM system.databases WHERE name = {db:String}", parameters={"db": self.database}).result_rows:
+            for sql in self.policy.create_database():
+                self.client.command(sql)
         # The writer thread inserts through its own handle so reads never wait on it.
         self._insert_client = self._new_client()
         self.insert_settings: dict[str, Any] = dict(INSERT_SETTINGS)
@@ -133,12 +145,22 @@ class Warehouse:
                 drain(self.client)
                 raise
 
+    def ensure(self, statements: list[str]) -> None:
+        """Runs the policy's statements that create what is not there yet."""
+        for sql in to_create(statements, self.tables):
+            self.command(sql)
+
+    def tables(self) -> set[str]:
+        rows = self.query("SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": self.database}).result_rows
+        return {r[0] for r in rows}
+
     def insert_json_rows(self, table: str, rows: bytes, token: str | None = None) -> None:
-        settings = dict(self.insert_settings)
+        """Rows of `table` (on a cluster, through the table the policy inserts it by)."""
+        settings = {**self.insert_settings, **self.policy.insert_settings(table)}
         if token:
             settings["insert_deduplication_token"] = token
         with self._insert_lock:
-            self._insert_client.raw_insert(f"{self.database}.{table}", None, rows, fmt="JSONEachRow", settings=settings)
+            self._insert_client.raw_insert(f"{self.database}.{self.policy.write(table)}", None, rows, fmt="JSONEachRow", settings=settings)
 
     def close(self) -> None:
         self._insert_client.close()

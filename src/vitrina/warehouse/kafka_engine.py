@@ -14,6 +14,7 @@ from vitrina.config import TransportSettings
 from vitrina.core import REJECTED_TABLE
 from vitrina.log.naming import routes
 from vitrina.streams.declare import Stream
+from vitrina.warehouse.engine import EnginePolicy
 
 CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) that consumes the topics itself.
 -- AT-LEAST-ONCE: the Kafka engine commits offsets after inserting, so a rebalance or a restart
@@ -38,7 +39,16 @@ def _quote(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def kafka_engine_ddl(transport: TransportSettings, streams: dict[str, Stream], database: str, group: str = "vitrina-clickhouse") -> str:
+def kafka_engine_ddl(
+    transport: TransportSettings,
+    streams: dict[str, Stream],
+    database: str,
+    group: str = "vitrina-clickhouse",
+    policy: EnginePolicy | None = None,
+) -> str:
+    """On a cluster (`policy`), every node consumes a share of the partitions and its views
+    insert through the `_all` tables, so rows land on the shard their key picks."""
+    policy = policy or EnginePolicy(database)
     out = [CAVEAT]
     for topic, route in sorted(routes(transport, streams).items()):
         name = "".join(c if c.isalnum() else "_" for c in topic)
@@ -52,25 +62,22 @@ def kafka_engine_ddl(transport: TransportSettings, streams: dict[str, Stream], d
             target, label = stream.table, f"stream {stream.name}{' (foreign format)' if route.foreign else ''}"
         cols = ",\n".join(f"    `{n}` {t}" for n, t in columns)
         names = ", ".join(f"`{n}`" for n, _ in columns)
-        out.append(
-            f"-- topic {topic} -> {label}\n"
-            f"CREATE TABLE IF NOT EXISTS {queue} (\n{cols}\n) ENGINE = Kafka\nSETTINGS\n"
+        settings = (
             f"    kafka_broker_list = {_quote(transport.kafka)},\n"
             f"    kafka_topic_list = {_quote(topic)},\n"
             f"    kafka_group_name = {_quote(group)},\n"
             "    kafka_format = 'JSONEachRow',\n"
             f"    kafka_num_consumers = {max(1, min(transport.partitions, 4))},\n"
-            "    kafka_handle_error_mode = 'stream';\n"
+            "    kafka_handle_error_mode = 'stream'"
         )
-        out.append(
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.`kafka_{name}_mv` TO {database}.`{target}` AS\n"
-            f"SELECT {names}\nFROM {queue}\nWHERE length(_error) = 0;\n"
-        )
-        out.append(
-            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.`kafka_{name}_errors_mv` TO {database}.`{REJECTED_TABLE}` AS\n"
+        out.append(f"-- topic {topic} -> {label}\n" + policy.kafka_queue(f"kafka_{name}", cols, settings) + ";\n")
+        select = f"SELECT {names}\nFROM {queue}\nWHERE length(_error) = 0"
+        out.append(policy.kafka_view(f"kafka_{name}_mv", target, select) + ";\n")
+        errors = (
             f"SELECT {_quote(route.stream)} AS stream, 'kafka-engine' AS source,\n"
             "    concat(_topic, '/', toString(_partition), '/', toString(_offset)) AS position,\n"
             "    _error AS reason, _raw_message AS raw\n"
-            f"FROM {queue}\nWHERE length(_error) > 0;\n"
+            f"FROM {queue}\nWHERE length(_error) > 0"
         )
+        out.append(policy.kafka_view(f"kafka_{name}_errors_mv", REJECTED_TABLE, errors) + ";\n")
     return "\n".join(out)

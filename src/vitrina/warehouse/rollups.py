@@ -3,10 +3,12 @@ figures computed from the raw table (used to check rollups and to read ranges th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from vitrina.streams.declare import RESOLUTIONS, Rollup, Stream
+from vitrina.warehouse.engine import as_is
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,10 @@ def read_rollup(
     end: datetime,
     filters: dict[str, str] | None = None,
     by_keys: bool = True,
+    read: Callable[[str], str] = as_is,
 ) -> RollupQuery:
-    """Figures per bucket (and per key unless `by_keys` is False, which merges all keys)."""
+    """Figures per bucket (and per key unless `by_keys` is False, which merges all keys);
+    `read` is the engine policy's (on a cluster, the rollup's `_all` table)."""
     if resolution not in RESOLUTIONS:
         raise KeyError(f"resolution must be one of {sorted(RESOLUTIONS)}")
     where, params = _filters(rollup, filters or {}, "t")
@@ -45,7 +49,7 @@ def read_rollup(
     cols = ["t", *keys, *(f"{a.merge_sql(f'`{a.name}`')} AS `{a.name}`" for a in rollup.aggregates)]
     cols += [f"{expr} AS `{name}`" for name, expr in rollup.figures]
     sql = (
-        f"SELECT {', '.join(cols)}\nFROM {database}.`{rollup.table(stream.name, resolution)}`\n"
+        f"SELECT {', '.join(cols)}\nFROM {database}.`{read(rollup.table(stream.name, resolution))}`\n"
         f"WHERE {' AND '.join(where)}\nGROUP BY {', '.join(['t', *keys])}\nORDER BY {', '.join(['t', *keys])}"
     )
     return RollupQuery(sql, {"start": start, "end": end, **params})
@@ -60,6 +64,7 @@ def read_raw(
     end: datetime,
     filters: dict[str, str] | None = None,
     by_keys: bool = True,
+    read: Callable[[str], str] = as_is,
 ) -> RollupQuery:
     """The same figures as `read_rollup`, aggregated straight from the raw table."""
     bucket = f"toDateTime({RESOLUTIONS[resolution]}({stream.time_sql}), 'UTC')"
@@ -72,6 +77,7 @@ def read_raw(
     cols += [f"{expr} AS `{name}`" for name, expr in rollup.figures]
     group = ", ".join(["t", *(f"`{name}`" for name, _ in keys)])
     sql = (
-        f"SELECT {', '.join(cols)}\nFROM {database}.`{stream.table}`\nWHERE {' AND '.join(inner_where)}\nGROUP BY {group}\nORDER BY {group}"
+        f"SELECT {', '.join(cols)}\nFROM {database}.`{read(stream.table)}`\n"
+        f"WHERE {' AND '.join(inner_where)}\nGROUP BY {group}\nORDER BY {group}"
     )
     return RollupQuery(sql, {"start": start, "end": end, **params})

@@ -1,6 +1,6 @@
 """Schema management: versioned migrations recorded in the warehouse, then a sync that makes
 the tables match the stream declarations. Both are idempotent, so `vitrina up` on an existing
-data folder upgrades it."""
+data folder upgrades it. Every statement comes from the warehouse's engine policy."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from vitrina.streams.declare import RESOLUTIONS, Stream
-from vitrina.warehouse import ddl
 from vitrina.warehouse.client import Warehouse
+from vitrina.warehouse.ddl import MIGRATIONS_TABLE
+from vitrina.warehouse.engine import EnginePolicy
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_TABLE = "_vitrina_migrations"
+__all__ = ["LATEST", "MIGRATIONS", "MIGRATIONS_TABLE", "migrate", "schema_statements"]
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,6 @@ class Migration:
     version: int
     name: str
     apply: Callable[[Warehouse, Iterable[Stream], Mapping[str, int]], None]
-
-
-def _tables(wh: Warehouse) -> set[str]:
-    rows = wh.query("SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": wh.database}).result_rows
-    return {r[0] for r in rows}
 
 
 def _columns(wh: Warehouse, table: str) -> set[str]:
@@ -38,36 +34,33 @@ def _columns(wh: Warehouse, table: str) -> set[str]:
 
 
 def sync_raw_tables(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int]) -> None:
-    wh.command(ddl.rejected_table(wh.database))
-    existing = _tables(wh)
+    wh.ensure(wh.policy.rejected_table())
+    existing = wh.tables()
     for s in streams:
         if s.table in existing:
-            for alter in ddl.add_columns(s, wh.database, _columns(wh, s.table)):
+            for alter in wh.policy.add_columns(s, _columns(wh, s.table)):
                 log.info("extending %s: %s", s.table, alter)
                 wh.command(alter)
-        else:
-            wh.command(ddl.raw_table(s, wh.database, ttl.get(s.name)))
+        wh.ensure(wh.policy.raw_table(s, ttl.get(s.name)))
 
 
 def sync_rollups(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int]) -> None:
     """Create missing rollups; a rollup added to a stream that already holds rows is
     backfilled from the raw table before its view starts taking new inserts."""
-    existing = _tables(wh)
+    existing = wh.tables()
     for s in streams:
         for rollup in s.rollups:
             for res in RESOLUTIONS:
-                table = rollup.table(s.name, res)
-                if table in existing and f"{table}_mv" in existing:
-                    continue
-                create_table, create_view = ddl.rollup_tables(s, rollup, res, wh.database, ttl.get(s.name))
-                if table not in existing:
-                    wh.command(create_table)
-                    wh.command(f"INSERT INTO {wh.database}.`{table}` {ddl.rollup_select(s, rollup, res, wh.database)}")
-                wh.command(create_view)
+                new = rollup.table(s.name, res) not in existing
+                wh.ensure(wh.policy.rollup_table(s, rollup, res, ttl.get(s.name)))
+                if new:
+                    wh.command(wh.policy.rollup_backfill(s, rollup, res))
+                wh.ensure([wh.policy.rollup_view(s, rollup, res)])
 
 
 def add_rejected_key(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int]) -> None:
-    wh.command(ddl.rejected_key_column(wh.database))
+    for alter in wh.policy.rejected_key_column():
+        wh.command(alter)
 
 
 MIGRATIONS = (
@@ -79,12 +72,9 @@ LATEST = MIGRATIONS[-1].version
 
 
 def applied_versions(wh: Warehouse) -> list[int]:
-    wh.command(
-        f"CREATE TABLE IF NOT EXISTS {wh.database}.{MIGRATIONS_TABLE} "
-        "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = MergeTree ORDER BY version"
-    )
-    return sorted(r[0] for r in wh.query(f"SELECT DISTINCT version FROM {wh.database}.{MIGRATIONS_TABLE}").result_rows)
+    wh.ensure(wh.policy.migrations_table())
+    rows = wh.query(f"SELECT DISTINCT version FROM {wh.database}.{wh.policy.read(MIGRATIONS_TABLE)}").result_rows
+    return sorted(r[0] for r in rows)
 
 
 def migrate(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int] | None = None, upto: int = LATEST) -> list[int]:
@@ -109,3 +99,19 @@ def migrate(wh: Warehouse, streams: Iterable[Stream], ttl: Mapping[str, int] | N
         sync_raw_tables(wh, streams, ttl)
         sync_rollups(wh, streams, ttl)
     return applied
+
+
+def schema_statements(policy: EnginePolicy, streams: Iterable[Stream], ttl: Mapping[str, int] | None = None) -> list[str]:
+    """Every statement that makes an empty schema of the latest version, in order (what
+    `migrate` and the loaders, models and alerts create on a new warehouse; for a DBA)."""
+    ttl = ttl or {}
+    streams = list(streams)
+    out = [*policy.create_database(), *policy.migrations_table(), *policy.plans_table()]
+    out += [*policy.model_runs_table(), *policy.alert_samples_table(), *policy.rejected_table()]
+    for s in streams:
+        out += policy.raw_table(s, ttl.get(s.name))
+    for s in streams:
+        for rollup in s.rollups:
+            for res in RESOLUTIONS:
+                out += [*policy.rollup_table(s, rollup, res, ttl.get(s.name)), policy.rollup_view(s, rollup, res)]
+    return out

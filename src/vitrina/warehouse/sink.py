@@ -26,14 +26,13 @@ class NullCopy:
         self.wh = wh
 
     def prepare(self, table: str) -> None:
-        db = self.wh.database
-        self.wh.command(f"CREATE OR REPLACE TABLE {db}.`{CHECK_PREFIX}{table}` AS {db}.`{table}` ENGINE = Null")
+        self.wh.command(self.wh.policy.null_copy(table, CHECK_PREFIX + table))
 
     def __call__(self, table: str, rows: bytes) -> None:
         self.wh.insert_json_rows(CHECK_PREFIX + table, rows)
 
     def finish(self, table: str) -> None:
-        self.wh.command(f"DROP TABLE IF EXISTS {self.wh.database}.`{CHECK_PREFIX}{table}`")
+        self.wh.command(self.wh.policy.drop_scratch(CHECK_PREFIX + table))
 
 
 class WarehouseSink:

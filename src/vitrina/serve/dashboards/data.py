@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from vitrina.serve.dashboards.panels import Dashboard, Panel
 from vitrina.serve.dashboards.render import QueryWindow, panel_template, render_vitrina
 from vitrina.warehouse.client import drain
+from vitrina.warehouse.engine import as_is
 
 RANGES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
 DEFAULT_RANGE = "1h"
@@ -84,9 +85,10 @@ class PanelResult:
 class PanelRunner:
     """Runs panel queries on a read-only session (one at a time: a chdb handle is not shared)."""
 
-    def __init__(self, client: Client, database: str) -> None:
+    def __init__(self, client: Client, database: str, read: Callable[[str], str] = as_is) -> None:
         self.client = client
         self.database = database
+        self.read = read  # the engine policy's: the table each panel's table is read through
         self._lock = threading.Lock()
 
     def query(self, sql: str, params: dict[str, object]) -> tuple[list[str], list[Sequence[Any]]]:
@@ -101,7 +103,7 @@ class PanelRunner:
     def variable_options(self, dashboard: Dashboard, window: QueryWindow) -> dict[str, list[str]]:
         out = {}
         for var in dashboard.variables:
-            sql, params = render_vitrina(var.query, self.database, window, {})
+            sql, params = render_vitrina(var.query, self.database, window, {}, self.read)
             _, rows = self.query(sql, params)
             out[var.name] = [str(r[0]) for r in rows]
         return out
@@ -109,7 +111,7 @@ class PanelRunner:
     def run(self, panel: Panel, window: QueryWindow, variables: dict[str, str]) -> PanelResult:
         started = time.perf_counter()
         try:
-            sql, params = render_vitrina(panel_template(panel), self.database, window, variables)
+            sql, params = render_vitrina(panel_template(panel), self.database, window, variables, self.read)
             names, rows = self.query(sql, params)
         except Exception as exc:  # one broken panel must not blank the dashboard
             return PanelResult([], {}, 0, (time.perf_counter() - started) * 1000, str(exc).split("\n")[0][:500])

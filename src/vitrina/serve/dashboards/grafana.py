@@ -8,12 +8,15 @@ folder under version control changes nothing unless a declaration changed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vitrina.serve.dashboards.builtin import DASHBOARDS
 from vitrina.serve.dashboards.panels import Dashboard, Panel
 from vitrina.serve.dashboards.render import panel_template, render_grafana
+from vitrina.warehouse.cluster import policy_for
+from vitrina.warehouse.engine import as_is
 
 PLUGIN = "grafana-clickhouse-datasource"
 DATASOURCE_UID = "vitrina-clickhouse"
@@ -105,7 +108,7 @@ def _grid(panels: tuple[Panel, ...]) -> list[dict[str, int]]:
     return out
 
 
-def panel_json(panel: Panel, panel_id: int, grid: dict[str, int], database: str) -> dict[str, Any]:
+def panel_json(panel: Panel, panel_id: int, grid: dict[str, int], database: str, read: Callable[[str], str] = as_is) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": panel_id,
         "title": panel.title,
@@ -125,14 +128,14 @@ def panel_json(panel: Panel, panel_id: int, grid: dict[str, int], database: str)
             "editorType": "sql",
             "format": fmt,
             "queryType": "timeseries" if fmt == FORMAT_TIMESERIES else "table",
-            "rawSql": render_grafana(panel_template(panel), database),
+            "rawSql": render_grafana(panel_template(panel), database, read),
             "refId": "A",
         }
     ]
     return out
 
 
-def dashboard_json(d: Dashboard, database: str = "vitrina") -> dict[str, Any]:
+def dashboard_json(d: Dashboard, database: str = "vitrina", read: Callable[[str], str] = as_is) -> dict[str, Any]:
     grids = _grid(d.panels)
     return {
         "uid": f"vitrina-{d.name}",
@@ -146,7 +149,7 @@ def dashboard_json(d: Dashboard, database: str = "vitrina") -> dict[str, Any]:
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {"refresh_intervals": ["1s", "5s", "30s", "1m", "5m"]},
         "timezone": "utc",
-        "panels": [panel_json(p, i, g, database) for i, (p, g) in enumerate(zip(d.panels, grids, strict=True), 1)],
+        "panels": [panel_json(p, i, g, database, read) for i, (p, g) in enumerate(zip(d.panels, grids, strict=True), 1)],
         "templating": {
             "list": [
                 {
@@ -154,8 +157,8 @@ def dashboard_json(d: Dashboard, database: str = "vitrina") -> dict[str, Any]:
                     "label": v.label,
                     "type": "query",
                     "datasource": DATASOURCE,
-                    "query": render_grafana(v.query, database),
-                    "definition": render_grafana(v.query, database),
+                    "query": render_grafana(v.query, database, read),
+                    "definition": render_grafana(v.query, database, read),
                     "refresh": 2,  # on time-range change
                     "sort": 1,
                     "multi": False,
@@ -253,8 +256,11 @@ def export(
     port: int = 9000,
     protocol: str = "native",
     dashboards_path: str = "",
+    cluster: str | None = None,
 ) -> list[Path]:
-    """Writes the provisioning tree under `folder`; returns the files written."""
+    """Writes the provisioning tree under `folder`; returns the files written. With `cluster`,
+    the panels read the `_all` tables of that cluster's layout (warehouse/cluster.py)."""
+    read = policy_for(database, cluster).read
     files: dict[str, str] = {
         "provisioning/datasources/vitrina-clickhouse.yaml": datasource_yaml(host, port, protocol, database),
         "provisioning/dashboards/vitrina.yaml": provider_yaml(dashboards_path or "/var/lib/grafana/dashboards/vitrina"),
@@ -262,7 +268,7 @@ def export(
     }
     for d in DASHBOARDS:
         files[f"dashboards/vitrina-{d.name}.json"] = (
-            json.dumps(dashboard_json(d, database), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            json.dumps(dashboard_json(d, database, read), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
     written = []
     for rel, text in sorted(files.items()):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vitrina.serve.dashboards.panels import ControlLimits, Panel
+from vitrina.warehouse.engine import as_is
 
 # Bucket widths the dashboard picks from; every one of 60 s and above is whole minutes, so the
 # 1-minute rollup can serve it.
@@ -66,13 +67,16 @@ class QueryWindow:
         return cls(start, end, pick_interval(end - start))
 
 
-def rollup_table(database: str, stream: str, interval_s: int) -> str:
-    return f"{database}.{stream}_1m" if interval_s % 60 == 0 else f"{database}.{stream}_1s"
+def rollup_table(database: str, stream: str, interval_s: int, read: Callable[[str], str] = as_is) -> str:
+    return f"{database}.{read(stream + '_1m')}" if interval_s % 60 == 0 else f"{database}.{read(stream + '_1s')}"
 
 
-def render_vitrina(template: str, database: str, window: QueryWindow, variables: dict[str, str]) -> tuple[str, dict[str, object]]:
+def render_vitrina(
+    template: str, database: str, window: QueryWindow, variables: dict[str, str], read: Callable[[str], str] = as_is
+) -> tuple[str, dict[str, object]]:
     """SQL for vitrina's reader with the macros expanded as the plugin would; variables become
-    query parameters (never spliced into the text)."""
+    query parameters (never spliced into the text). `read` names the table a table is read
+    through (the engine policy's: on a cluster, its `_all` table)."""
     frm, to, step = f"toDateTime({window.start})", f"toDateTime({window.end})", window.interval_s
 
     def expand(name: str, arg: str | None) -> str:
@@ -85,9 +89,9 @@ def render_vitrina(template: str, database: str, window: QueryWindow, variables:
         if name == "interval_s":
             return str(step)
         if name == "table" and arg:
-            return f"{database}.{arg}"
+            return f"{database}.{read(arg)}"
         if name == "rollup" and arg:
-            return rollup_table(database, arg, step)
+            return rollup_table(database, arg, step, read)
         if name == "database":
             return f"'{database}'"
         raise TemplateError(f"unknown macro $__{name}")
@@ -101,18 +105,18 @@ def render_vitrina(template: str, database: str, window: QueryWindow, variables:
     return _VARIABLE.sub(variable, _split_macros(template, expand)), params
 
 
-def render_grafana(template: str, database: str) -> str:
+def render_grafana(template: str, database: str, read: Callable[[str], str] = as_is) -> str:
     """SQL for the ClickHouse Grafana plugin: its macros stay, vitrina's own are expanded. The
     rollup becomes both tables, each behind a constant condition on the interval, so ClickHouse
     reads only the one that fits the panel's interval."""
 
     def expand(name: str, arg: str | None) -> str:
         if name == "table" and arg:
-            return f"{database}.{arg}"
+            return f"{database}.{read(arg)}"
         if name == "rollup" and arg:
             return (
-                f"(SELECT * FROM {database}.{arg}_1s WHERE $__interval_s % 60 != 0"
-                f" UNION ALL SELECT * FROM {database}.{arg}_1m WHERE $__interval_s % 60 = 0)"
+                f"(SELECT * FROM {database}.{read(arg + '_1s')} WHERE $__interval_s % 60 != 0"
+                f" UNION ALL SELECT * FROM {database}.{read(arg + '_1m')} WHERE $__interval_s % 60 = 0)"
             )
         if name == "database":
             return f"'{database}'"

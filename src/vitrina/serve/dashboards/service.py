@@ -73,7 +73,7 @@ class DashboardService:
         wh = self.pipeline.warehouse
         assert wh is not None
         client = await asyncio.to_thread(wh.reader, replace(self.pipeline.settings.sql, max_rows=MAX_ROWS))
-        self.runner = PanelRunner(client, self.pipeline.settings.database)
+        self.runner = PanelRunner(client, self.pipeline.settings.database, wh.policy.read)
 
     async def stop(self) -> None:
         if self.runner is not None:
