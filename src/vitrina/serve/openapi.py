@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vitrina.intake.errors import ERROR_SCHEMA, PROBLEM_SCHEMA, error_responses
+from vitrina.errors import ERROR_SCHEMA, PROBLEM_SCHEMA, error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.streams.declare import Stream
 

@@ -2,12 +2,11 @@
 alert evaluator, ...). Each is started after the pipeline opened and stopped before it closes;
 each may also add routes to the API.
 
-To add one: implement `Service` and list its factory in `SERVICE_FACTORIES` below.
+To add one: implement `Service` and add it in `build_services` below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import FastAPI
@@ -32,17 +31,20 @@ class Service(Protocol):
         """Called on shutdown, before the pipeline closes; stop and wait for tasks."""
 
 
-# Factories take the pipeline (settings, warehouse, streams, metrics) and return a Service.
 def _loader(pipeline: Pipeline) -> Service:
-    from vitrina.load.service import LoaderService  # (issue 3) Kafka / Redis loaders
+    from vitrina.load.service import LoaderService  # Kafka / Redis loaders
 
     return LoaderService(pipeline)
 
 
-SERVICE_FACTORIES: list[Callable[[Pipeline], Service]] = [
-    _loader,
-    ModelsService,  # (issue 4) the model scheduler
-    AlertsService,  # (issue 4) the alert evaluator and its gauges
-    DashboardService,  # (issue 5) the built-in dashboard at /
-    ReportsService,  # per-seller periodic reports to a folder or S3
-]
+def build_services(pipeline: Pipeline) -> list[Service]:
+    """The services of one `vitrina up`, in start order (stopped in reverse); each takes the
+    pipeline (settings, warehouse, streams, metrics), the dashboard also the alerts it shows."""
+    alerts = AlertsService(pipeline)  # the alert evaluator and its gauges
+    return [
+        _loader(pipeline),
+        ModelsService(pipeline),  # the model scheduler
+        alerts,
+        DashboardService(pipeline, alerts),  # the built-in dashboard at /
+        ReportsService(pipeline),  # per-seller periodic reports to a folder or S3
+    ]
