@@ -54,6 +54,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
+    "additionalProperties": False,
     "properties": {
         "error": {"type": "string", "description": "A code: malformed_body, invalid_items, query_refused, ..."},
         "message": {"type": "string"},

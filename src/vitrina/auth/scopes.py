@@ -94,10 +94,6 @@ class RouteScopes:
                 other_method = other_method or route.scope
         return other_method or Scope.READ
 
-    def table(self) -> list[tuple[str, str, Scope]]:
-        """(methods, path pattern, scope) of every route: for docs and tests."""
-        return [(",".join(sorted(d.methods or ())), d.path_regex.pattern, d.scope) for d in self._routes]
-
 
 def _routes_of(app: object) -> Iterable[object]:
     """Every route of an app, a FastAPI app's included routers opened up: since FastAPI 0.137

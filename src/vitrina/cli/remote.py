@@ -30,7 +30,7 @@ def call(method: str, url: str, *, key: str | None = None, timeout: float = 120,
         raise typer.Exit(1) from None
     if resp.status_code != 200:
         hint = f" (pass --key or set {KEY_ENV})" if resp.status_code == 401 and not key else ""
-        _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}{hint}")
+        _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}{hint}", soft_wrap=True)  # one line, however wide
         raise typer.Exit(1)
     return resp.json()
 

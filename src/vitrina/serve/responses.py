@@ -43,18 +43,6 @@ class FlushPending(_Answer):
     message: str
 
 
-class Column(_Answer):
-    name: str
-    type: str
-
-
-class SqlResult(_Answer):
-    meta: list[Column]
-    data: list[dict[str, Any]]
-    rows: int
-    truncated: bool
-
-
 class RollupSeries(_Answer):
     stream: str
     resolution: str

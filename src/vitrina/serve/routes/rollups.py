@@ -48,7 +48,7 @@ def _rollup_of(pipeline: Pipeline, stream: str, rollup: str) -> tuple[Stream, Ro
     "/v1/rollups/{stream}",
     tags=["read"],
     response_model=RollupSeries,
-    responses=error_responses({"400": "A bad parameter", "404": "Unknown stream or rollup"}),
+    responses=error_responses({"400": "A bad parameter", "404": "Unknown stream or rollup", "503": "Starting or stopping"}),
     openapi_extra=needs(Scope.READ),
 )
 def rollups(

@@ -32,6 +32,7 @@ def cross_site(request: Request) -> HttpError | None:
 _ERROR = {
     "type": "object",
     "required": ["error", "message"],
+    "additionalProperties": False,
     "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "detail": {"type": "array", "items": {"type": "string"}}},
 }
 _COLUMN = {"name": {"type": "string"}, "type": {"type": "string", "description": "The ClickHouse type"}}
