@@ -87,8 +87,15 @@ class AuthMiddleware:
         if need is Scope.OPEN:
             await self.app(scope, receive, send)
             return
+        # Inline rather than split into helpers: this runs before every intake request.
+        given = None
         try:
-            given = self._admit(scope, need)
+            if need is Scope.SEND:  # which stream, and how many events: the intake asks
+                scope[KEY_FIELD] = self.guard.key(token_of(scope["headers"]))
+            else:
+                given = page_key(scope["path"], scope.get("query_string", b""))
+                key = scope[KEY_FIELD] = self.guard.key(given or token_of(scope["headers"]))
+                self.guard.allow(key, need)
         except HttpError as exc:
             if need is Scope.SEND and self.refused is not None:
                 self.refused(exc.status)
@@ -99,12 +106,3 @@ class AuthMiddleware:
             await _answer(send, 303, b"{}", headers)
             return
         await self.app(scope, receive, send)
-
-    def _admit(self, scope: AsgiScope, need: Scope) -> bytes | None:
-        """Checks the request's key (put into the scope for the app behind); returns the key of
-        a page's `?key=`, if given."""
-        given = page_key(scope["path"], scope.get("query_string", b""))
-        key = self.guard.key(given or token_of(scope["headers"]))
-        self.guard.allow(key, need)
-        scope[KEY_FIELD] = key
-        return given
