@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.alerts.evaluator import Evaluator
@@ -20,7 +20,7 @@ from vitrina.alerts.settings import AlertSettings
 from vitrina.alerts.source import SqlFigures
 from vitrina.alerts.state import StateStore
 from vitrina.auth.scopes import Scope, needs
-from vitrina.intake.errors import error_responses
+from vitrina.errors import error_responses, not_ready
 from vitrina.models.db import Db
 from vitrina.models.window import RequestTime, as_utc
 from vitrina.periodic import Periodic
@@ -80,7 +80,7 @@ class AlertsService:
 
     def _evaluator(self) -> Evaluator:
         if self.evaluator is None:
-            raise HTTPException(503, "starting")
+            raise not_ready()
         return self.evaluator
 
     async def start(self) -> None:

@@ -30,15 +30,29 @@ def call(method: str, url: str, *, key: str | None = None, timeout: float = 120,
         raise typer.Exit(1) from None
     if resp.status_code != 200:
         hint = f" (pass --key or set {KEY_ENV})" if resp.status_code == 401 and not key else ""
-        _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}{hint}")
+        _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}{hint}", soft_wrap=True)  # one line, however wide
         raise typer.Exit(1)
     return resp.json()
 
 
 def _reason(resp: httpx.Response) -> str:
-    """vitrina's errors carry a `message`; anything else (a proxy's page) is shown as sent."""
+    """vitrina's error in one line: its `message`, then each `detail` item; anything else (a
+    proxy's page) is shown as sent."""
     try:
         body = resp.json()
     except ValueError:
         return resp.text
-    return str(body.get("message", resp.text)) if isinstance(body, dict) else resp.text
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return resp.text
+    detail = body.get("detail")
+    items = [_item(d) for d in detail] if isinstance(detail, list) else []
+    line = f"{body['message']} ({'; '.join(items)})" if items else body["message"]
+    return " ".join(line.split())  # one line: ClickHouse's messages hold line breaks
+
+
+def _item(problem: Any) -> str:
+    """A detail item: a problem `{index, field, message}` (intake, parameters) or a text."""
+    if not isinstance(problem, dict):
+        return str(problem)
+    where = [f"item {problem['index']}" if problem.get("index") is not None else "", str(problem.get("field") or "")]
+    return ": ".join([*(w for w in where if w), str(problem.get("message", ""))])

@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from vitrina.auth.guard import Guard, cookie_header, page_key, token_of
-from vitrina.auth.scopes import RouteScopes
+from vitrina.auth.guard import Guard
+from vitrina.auth.keys import ApiKey
+from vitrina.auth.middleware import request_key
+from vitrina.auth.scopes import Declared
+from vitrina.auth.scopes import Scope as KeyScope
 from vitrina.core import Overloaded, StorageError
-from vitrina.intake.errors import HttpError
+from vitrina.errors import HttpError
 from vitrina.intake.gzipbody import GzipError, TooLarge, inflate
 from vitrina.intake.target import Pipeline
 from vitrina.intake.validate import BadBody, Checked
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +59,29 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 
 class IntakeApp:
-    """Handles intake routes itself and passes every other request to `fallback`."""
+    """Handles intake routes itself and passes every other request to `fallback`. With
+    `[auth] enabled` (a `guard`), auth/middleware.py in front has found the request's key; the
+    intake asks the guard whether that key may send the stream, and charges its rate."""
 
-    def __init__(self, pipeline: Pipeline, fallback: ASGIApp) -> None:
+    def __init__(self, pipeline: Pipeline, fallback: ASGIApp, guard: Guard | None = None) -> None:
         self.pipeline = pipeline
         self.fallback = fallback
+        self.guard = guard
         self.max_body = pipeline.settings.limits.max_body_bytes
         self.retry_after = str(pipeline.settings.limits.retry_after_s).encode()
         self._routes: dict[str, Route] = dict(SEED_ROUTES)
         # Per-request bookkeeping is a measurable share of a single-event request: the
         # counters' children are looked up once per status, not on every request.
         self._status_counters: dict[int, Any] = {}
-        keys = pipeline.keys
-        self.guard = Guard(keys, RouteScopes(fallback), pipeline.metrics.registry) if keys is not None else None
+
+    @property
+    def routes(self) -> list[Declared]:
+        """The intake's paths, for the key checks in front (auth/scopes.py): each needs a key
+        that may send; which stream it may send is checked here."""
+        post = frozenset({"POST"})
+        exact = [*SEED_ROUTES, *(PREFIX + name for name in self.pipeline.validators)]
+        declared = [Declared(re.compile(f"^{re.escape(path)}$"), post, KeyScope.SEND, path) for path in exact]
+        return [*declared, Declared(re.compile(f"^{re.escape(PREFIX)}"), post, KeyScope.SEND)]  # unknown streams: 404 for a key
 
     def _route(self, path: str) -> Route | None:
         route = self._routes.get(path)
@@ -90,8 +99,7 @@ class IntakeApp:
                 return
             route = None
         if route is None:
-            if self.guard is None or scope["type"] != "http" or await self._may_read(scope, send):
-                await self.fallback(scope, receive, send)
+            await self.fallback(scope, receive, send)
             return
         started = time.perf_counter()
         metrics = self.pipeline.metrics
@@ -114,9 +122,7 @@ class IntakeApp:
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         pipeline, guard = self.pipeline, self.guard
-        # With keys on, who is asking comes first: an unknown caller learns nothing, not
-        # even which streams exist.
-        key = guard.key(token_of(scope["headers"])) if guard is not None else None
+        key = self._key(scope) if guard is not None else None
         validator = pipeline.validators.get(route.stream)
         if validator is None:
             known = ", ".join(sorted(pipeline.validators))
@@ -151,21 +157,11 @@ class IntakeApp:
             ) from None
         return self._answer(route, checked)
 
-    async def _may_read(self, scope: Scope, send: Send) -> bool:
-        """With keys on, an API request needs a key with its route's scope (auth/scopes.py). A
-        dashboard page opened with ?key= stores it in a cookie and reloads without it."""
+    def _key(self, scope: Scope) -> ApiKey:
+        """The key the middleware admitted; none means it was not in front, and a request is
+        never taken unchecked: 401."""
         assert self.guard is not None
-        path: str = scope["path"]
-        given = page_key(path, scope.get("query_string", b""))
-        try:
-            self.guard.allow(scope["method"], path, given or token_of(scope["headers"]))
-        except HttpError as exc:
-            await _respond(send, exc.status, exc.body(), exc.headers)
-            return False
-        if given is not None:
-            await _respond(send, 303, b"{}", [(b"location", path.encode()), (b"set-cookie", cookie_header(given))])
-            return False
-        return True
+        return request_key(scope) or self.guard.key(None)
 
     def _answer(self, route: Route, checked: Checked) -> tuple[int, bytes]:
         if not checked.problems:

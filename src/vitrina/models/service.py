@@ -8,11 +8,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.auth.scopes import Scope, needs
-from vitrina.intake.errors import error_responses
+from vitrina.errors import HttpError, error_responses, not_ready
 from vitrina.models.db import Db
 from vitrina.models.runner import ModelRunner
 from vitrina.models.spec import ModelError, builtin_models
@@ -58,12 +58,12 @@ class ModelsService:
             try:
                 results = await asyncio.to_thread(self._runner().run, body.names, full=body.full, now=now)
             except ModelError as exc:
-                raise HTTPException(404, str(exc)) from None
+                raise HttpError(404, "unknown_model", str(exc)) from None
             return [r.as_dict() for r in results]
 
     def _runner(self) -> ModelRunner:
         if self.runner is None:
-            raise HTTPException(503, "starting")
+            raise not_ready()
         return self.runner
 
     async def start(self) -> None:

@@ -10,12 +10,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from vitrina.auth.scopes import Scope, needs
 from vitrina.config import Settings
-from vitrina.intake.errors import error_responses
+from vitrina.errors import HttpError, error_responses, not_ready
 from vitrina.models.db import Db
 from vitrina.models.state import last_ok_run_at
 from vitrina.periodic import Periodic
@@ -73,16 +73,16 @@ class ReportsService:
             try:
                 period = requested_period(self.settings, body.kind, body.period, datetime.now(UTC))
             except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
+                raise HttpError(400, "bad_period", str(exc)) from None
             try:
                 written = await self._write(period, tuple(body.sellers))
             except ModelsMissing as exc:
-                raise HTTPException(409, str(exc)) from None
+                raise HttpError(409, "models_missing", str(exc)) from None
             return written
 
     def _db_handle(self) -> Db:
         if self._db is None:
-            raise HTTPException(503, "starting")
+            raise not_ready()
         return self._db
 
     async def _write(self, period: Period, sellers: tuple[int, ...] = ()) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The ASGI application of `vitrina up`: the intake hot path in front of the API, and a
-lifespan that opens the pipeline before serving and drains it on shutdown."""
+"""The ASGI application of `vitrina up`: with `[auth] enabled` the key checks in front of
+everything (auth/middleware.py), then the intake hot path in front of the API, and a lifespan
+that opens the pipeline before serving and drains it on shutdown."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import asyncio
 import logging
 from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vitrina.auth.guard import Guard
+from vitrina.auth.middleware import AuthMiddleware
+from vitrina.auth.scopes import RouteScopes
 from vitrina.config import Settings
-from vitrina.intake.errors import HttpError
-from vitrina.intake.http import IntakeApp, Receive, Scope, Send
+from vitrina.errors import HttpError
+from vitrina.intake.http import IntakeApp
 from vitrina.pipeline import Pipeline
 from vitrina.serve.api import build_api
-from vitrina.serve.services import SERVICE_FACTORIES
+from vitrina.serve.services import build_services
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ class _TimedReceive:
         self.size = 0
         self.task: asyncio.Task[Any] | None = None
 
-    async def __call__(self) -> dict[str, Any]:
+    async def __call__(self) -> Message:
         if self.done:
             return await self.receive()
         reading = self.app.reading
@@ -83,24 +89,36 @@ class VitrinaApp:
         self._sweeper: asyncio.Task[None] | None = None
         self.pipeline = Pipeline(settings)
         self.api = build_api(self.pipeline)
-        self.services = [factory(self.pipeline) for factory in SERVICE_FACTORIES]
+        self.services = build_services(self.pipeline)
         for service in self.services:
             service.routes(self.api)
-        self.intake = IntakeApp(self.pipeline, self.api)  # type: ignore[arg-type]  # Starlette's ASGI types are wider
+        self.app = self._front(self.pipeline)
+
+    def _front(self, pipeline: Pipeline) -> ASGIApp:
+        """The intake in front of the API, and with keys on the key checks in front of both;
+        with keys off no middleware at all (intake's hot path pays nothing for auth then)."""
+        keys = pipeline.keys
+        guard = Guard(keys, pipeline.metrics.registry) if keys is not None else None
+        self.intake = IntakeApp(pipeline, self.api, guard)
+        if guard is None:
+            return self.intake
+        requests = pipeline.metrics.requests
+        # after every route is registered: the scopes are read from the routes
+        return AuthMiddleware(self.intake, guard, RouteScopes(self.intake, self.api), lambda status: requests.labels(str(status)).inc())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
-            await self.intake(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
         if self._sweeper is None:
             self._sweeper = loop.create_task(self._sweep(loop))
         timed = _TimedReceive(self, receive, loop.time() + self.body_timeout)
         try:
-            await self.intake(scope, timed, send)
+            await self.app(scope, timed, send)
         except BodyRefused as exc:
             await self._refuse_body(send, exc.answer)
 
@@ -130,7 +148,7 @@ class VitrinaApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message: dict[str, Any] = await receive()
+            message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
                     loop = asyncio.get_running_loop()

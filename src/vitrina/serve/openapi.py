@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vitrina.intake.errors import ERROR_SCHEMA, PROBLEM_SCHEMA, error_responses
+from vitrina.errors import ERROR_SCHEMA, PROBLEM_SCHEMA, error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.streams.declare import Stream
 
@@ -26,7 +26,12 @@ _BODY_ERRORS = {
     "408": "The body did not arrive within `[limits] body_timeout_s`",
     "413": "Body over `[limits] max_body_bytes`",
 }
-_AUTH_ERRORS = {"401": "No key, or an unknown one", "403": "The key may not do this", "429": "The key's rate limit; retry later"}
+_AUTH_ERRORS = {
+    "401": "No key, or an unknown one",
+    "403": "The key may not do this",
+    "429": "The key's rate limit; retry later",
+    "503": "The key file cannot be read, so no key can be checked; retry after Retry-After seconds",
+}
 
 
 def item_schema(stream: Stream) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def _intake_paths(paths: dict[str, Any], pipeline: Pipeline) -> None:
 
 def _every_operation_errors(paths: dict[str, Any], auth: bool) -> None:
     """Answers any route can give whatever its handler does: the framework's own 422 in the
-    error shape (serve/api.py answers it so), the body limits, the key checks, and 500."""
+    error shape (serve/errors.py answers it so), the body limits, the key checks, and 500."""
     for ops in paths.values():
         for op in ops.values():
             responses = op.setdefault("responses", {})

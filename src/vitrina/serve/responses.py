@@ -1,12 +1,25 @@
-"""What the API's routes answer on success, declared for the OpenAPI document (the routes
-build their answers with msgspec; these models only describe them)."""
+"""What the API's routes answer on success: the response class they answer with, and the
+models that declare the answers for the OpenAPI document (the routes build their answers with
+msgspec; these models only describe them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+
+
+class MsgspecJSON(JSONResponse):
+    """JSON via msgspec: handles the datetimes, decimals and UUIDs that query results hold.
+    A JSONResponse, so that the OpenAPI document shows the routes' answer types."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
 
 
 class _Answer(BaseModel):
@@ -28,18 +41,6 @@ class Flushed(_Answer):
 class FlushPending(_Answer):
     status: Literal["pending"]
     message: str
-
-
-class Column(_Answer):
-    name: str
-    type: str
-
-
-class SqlResult(_Answer):
-    meta: list[Column]
-    data: list[dict[str, Any]]
-    rows: int
-    truncated: bool
 
 
 class RollupSeries(_Answer):

@@ -2,13 +2,12 @@
 alert evaluator, ...). Each is started after the pipeline opened and stopped before it closes;
 each may also add routes to the API.
 
-To add one: implement `Service` and list its factory in `SERVICE_FACTORIES` below.
+To add one: implement `Service` and add it in `build_services` below.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import FastAPI
@@ -61,11 +60,14 @@ class LoaderService:
             await asyncio.to_thread(self.group.stop)
 
 
-# Factories take the pipeline (settings, warehouse, sink, streams, metrics) and return a Service.
-SERVICE_FACTORIES: list[Callable[[Pipeline], Service]] = [
-    LoaderService,  # Kafka / Redis loaders
-    ModelsService,  # the model scheduler
-    AlertsService,  # the alert evaluator and its gauges
-    DashboardService,  # the built-in dashboard at /
-    ReportsService,  # per-seller periodic reports to a folder or S3
-]
+def build_services(pipeline: Pipeline) -> list[Service]:
+    """The services of one `vitrina up`, in start order (stopped in reverse); each takes the
+    pipeline (settings, warehouse, streams, metrics), the dashboard also the alerts it shows."""
+    alerts = AlertsService(pipeline)  # the alert evaluator and its gauges
+    return [
+        LoaderService(pipeline),  # Kafka / Redis loaders
+        ModelsService(pipeline),  # the model scheduler
+        alerts,
+        DashboardService(pipeline, alerts),  # the built-in dashboard at /
+        ReportsService(pipeline),  # per-seller periodic reports to a folder or S3
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from vitrina.serve.dashboards.builtin import DASHBOARDS
-from vitrina.serve.dashboards.data import RANGES, RangeError, normalize_alerts, parse_window
+from vitrina.serve.dashboards.data import RANGES, RangeError, alert_rows, parse_window
 from vitrina.serve.dashboards.panels import ControlLimits, Panel, PanelError
 from vitrina.serve.dashboards.render import QueryWindow, pick_interval, render_grafana, render_vitrina
 
@@ -60,16 +60,26 @@ def test_time_windows() -> None:
             parse_window(*bad)
 
 
-def test_alert_lists_of_any_shape() -> None:
-    rules = [{"name": "R", "labels": {"severity": "critical"}, "instances": [{"labels": {"segment": "RU"}, "state": "firing", "value": 0}]}]
-    assert normalize_alerts(rules)[0] | {"since": ""} == {
-        "name": "R {segment=RU}",
-        "state": "firing",
-        "severity": "critical",
-        "value": 0,
-        "since": "",
-        "summary": "",
-    }
-    assert normalize_alerts({"alerts": [{"labels": {"alertname": "A"}, "status": "pending"}]})[0]["name"] == "A"
-    assert normalize_alerts([{"name": "quiet", "instances": []}])[0]["state"] == "inactive"
-    assert normalize_alerts("nonsense") == []
+def test_alert_rows_from_the_evaluators_table() -> None:
+    rules = [
+        {
+            "name": "R",
+            "kind": "threshold",
+            "figure": "uploads_failure_rate",
+            "for": 0,
+            "labels": {"severity": "critical"},
+            "instances": [{"labels": {"segment": "RU"}, "state": "firing", "value": 0, "active_since": None}],
+        },
+        {"name": "quiet", "kind": "threshold", "figure": "quotes_p99", "for": 0, "labels": {}, "instances": []},
+    ]
+    assert alert_rows(rules) == [
+        {
+            "name": "R {segment=RU}",
+            "state": "firing",
+            "severity": "critical",
+            "value": 0,
+            "since": "",
+            "summary": "uploads_failure_rate",
+        },
+        {"name": "quiet", "state": "inactive", "severity": "", "value": None, "since": "", "summary": "quotes_p99"},
+    ]

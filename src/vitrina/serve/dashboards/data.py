@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -125,40 +125,24 @@ def _when(value: Any) -> str:
     return str(value or "")
 
 
-def _alert_row(item: dict[str, Any], inst: dict[str, Any]) -> dict[str, Any]:
-    labels: dict[str, Any] = {**(item.get("labels") or {}), **(inst.get("labels") or {})}
-    notes: dict[str, Any] = {**(item.get("annotations") or {}), **(inst.get("annotations") or {})}
-    name = item.get("name") or item.get("alertname") or labels.get("alertname") or item.get("rule") or "?"
-    extra = ", ".join(f"{k}={v}" for k, v in sorted((inst.get("labels") or {}).items()))
+def _alert_row(rule: Mapping[str, Any], inst: Mapping[str, Any]) -> dict[str, Any]:
+    own = inst.get("labels") or {}
+    labels = {**rule["labels"], **own}
+    extra = ", ".join(f"{k}={v}" for k, v in sorted(own.items()))
     return {
-        "name": f"{name} {{{extra}}}" if extra else str(name),
-        "state": str(inst.get("state") or item.get("state") or item.get("status") or "inactive"),
-        "severity": str(item.get("severity") or labels.get("severity") or ""),
-        "value": _cell(inst.get("value", item.get("value"))),
-        "since": _when(inst.get("active_since") or inst.get("activeAt") or item.get("since") or item.get("activeAt")),
-        "summary": str(notes.get("summary") or item.get("summary") or notes.get("description") or item.get("figure") or ""),
+        "name": f"{rule['name']} {{{extra}}}" if extra else str(rule["name"]),
+        "state": str(inst.get("state") or "inactive"),
+        "severity": str(labels.get("severity") or ""),
+        "value": _cell(inst.get("value")),
+        "since": _when(inst.get("active_since")),
+        "summary": str(rule.get("figure") or ""),
     }
 
 
-def normalize_alerts(body: Any) -> list[dict[str, Any]]:
-    """Alert rows from what the alerts module answers: a list (or an object holding one under
-    `alerts`, `rules` or `data`) of alerts, or of rules with their `instances`; a rule without
-    instances is one inactive row."""
-    if isinstance(body, dict):
-        for key in ("alerts", "rules", "data"):
-            if isinstance(body.get(key), list):
-                body = body[key]
-                break
-    if not isinstance(body, list):
-        return []
-    out: list[dict[str, Any]] = []
-    for item in body:
-        if not isinstance(item, dict):
-            continue
-        instances = item.get("instances")
-        if isinstance(instances, list) and instances:
-            out.extend(_alert_row(item, inst) for inst in instances if isinstance(inst, dict))
-        else:
-            out.append(_alert_row(item, {}))
+def alert_rows(table: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts panel's rows from the evaluator's table (alerts/evaluator.py: `table()`, what
+    `GET /v1/alerts` answers): one per instance of a rule, a rule without instances as one
+    inactive row; firing first."""
+    out = [_alert_row(rule, inst) for rule in table for inst in rule["instances"] or [{}]]
     order = {"firing": 0, "pending": 1, "resolved": 2}
     return sorted(out, key=lambda r: (order.get(r["state"], 3), r["name"]))

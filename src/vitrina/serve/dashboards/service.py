@@ -11,23 +11,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import plotly
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from vitrina import __version__
+from vitrina.alerts.service import AlertsService
 from vitrina.auth.scopes import Scope, needs
-from vitrina.intake.errors import error_responses
+from vitrina.errors import HttpError, error_responses, not_ready
 from vitrina.pipeline import Pipeline
-from vitrina.serve.api import MsgspecJSON
 from vitrina.serve.dashboards.builtin import BY_NAME, DASHBOARDS
-from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, normalize_alerts, parse_window
+from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, alert_rows, parse_window
 from vitrina.serve.dashboards.panels import Dashboard
+from vitrina.serve.responses import MsgspecJSON
 
 STATIC = Path(__file__).parent / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-ALERTS_PATH = "/v1/alerts"  # served by the alerts module once it exists; absent means "no rules"
 MAX_ROWS = 100_000
 
 
@@ -60,10 +59,10 @@ def describe(d: Dashboard) -> dict[str, Any]:
 class DashboardService:
     name = "dashboards"
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, alerts: AlertsService | None = None) -> None:
         self.pipeline = pipeline
+        self.alert_service = alerts
         self.runner: PanelRunner | None = None
-        self.api: FastAPI | None = None
         self._page = (STATIC / "index.html").read_text()
         boot = {"version": __version__, "ranges": list(RANGES), "dashboards": [describe(d) for d in DASHBOARDS]}
         # `</` cannot end the inline script early once escaped.
@@ -81,14 +80,12 @@ class DashboardService:
             self.runner = None
 
     async def alerts(self) -> dict[str, Any]:
-        """The alert list from `GET /v1/alerts`, asked in-process (a 404 means no alerts module)."""
-        assert self.api is not None
-        transport = httpx.ASGITransport(app=self.api)
-        async with httpx.AsyncClient(transport=transport, base_url="http://vitrina") as client:
-            resp = await client.get(ALERTS_PATH)
-        if resp.status_code != 200:
+        """The alert rows, from the evaluator's table (what `GET /v1/alerts` answers); none
+        while the evaluator has not started."""
+        evaluator = self.alert_service.evaluator if self.alert_service is not None else None
+        if evaluator is None:
             return {"available": False, "alerts": []}
-        return {"available": True, "alerts": normalize_alerts(resp.json())}
+        return {"available": True, "alerts": alert_rows(await asyncio.to_thread(evaluator.table))}
 
     def _run(self, d: Dashboard, request: Request) -> dict[str, Any]:
         q = request.query_params
@@ -112,9 +109,23 @@ class DashboardService:
             "panels": panels,
         }
 
-    def routes(self, api: FastAPI) -> None:
-        self.api = api
+    async def answer(self, name: str, request: Request) -> dict[str, Any]:
+        d = BY_NAME.get(name)
+        if d is None:
+            raise HttpError(404, "unknown_dashboard", f"no dashboard named {name!r}")
+        if self.runner is None:
+            raise not_ready()
+        started = time.perf_counter()
+        try:
+            body = await asyncio.to_thread(self._run, d, request)
+        except RangeError as exc:
+            raise HttpError(400, "bad_range", str(exc)) from None
+        if any(p.kind == "alerts" for p in d.panels):
+            body["alerts"] = await self.alerts()
+        body["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return body
 
+    def routes(self, api: FastAPI) -> None:
         @api.get("/", include_in_schema=False, openapi_extra=needs(Scope.READ))
         def index() -> HTMLResponse:
             return HTMLResponse(self._page)
@@ -125,15 +136,7 @@ class DashboardService:
                 return RedirectResponse("/")
             return HTMLResponse(self._page)
 
-        @api.get("/dashboards/static/{file}", include_in_schema=False, openapi_extra=needs(Scope.OPEN))
-        def static(file: str) -> Response:
-            if file == "plotly.min.js":
-                # 4.6 MB that changes only with the package: let the browser keep it.
-                return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "public, max-age=86400"})
-            path = STATIC / file
-            if file not in {"app.js", "style.css"} or not path.is_file():
-                return JSONResponse({"error": "not_found", "message": file}, status_code=404)
-            return FileResponse(path, headers={"cache-control": "no-cache"})
+        api.add_api_route("/dashboards/static/{file}", static, methods=["GET"], include_in_schema=False, openapi_extra=needs(Scope.OPEN))
 
         @api.get("/v1/dashboards", tags=["dashboards"], openapi_extra=needs(Scope.READ))
         def dashboards() -> list[dict[str, Any]]:
@@ -149,17 +152,15 @@ class DashboardService:
         async def data(name: str, request: Request) -> Response:
             """Every panel of a dashboard for `range` (5m, 15m, 1h, 6h, 24h, 7d, 30d) or `from`/`to`
             (epoch seconds or ISO 8601); `var-NAME` sets a variable, `panels` picks some panels."""
-            d = BY_NAME.get(name)
-            if d is None:
-                return JSONResponse({"error": "unknown_dashboard", "message": f"no dashboard named {name!r}"}, status_code=404)
-            if self.runner is None:
-                return JSONResponse({"error": "not_ready", "message": "starting or stopping"}, status_code=503)
-            started = time.perf_counter()
-            try:
-                body = await asyncio.to_thread(self._run, d, request)
-            except RangeError as exc:
-                return JSONResponse({"error": "bad_range", "message": str(exc)}, status_code=400)
-            if any(p.kind == "alerts" for p in d.panels):
-                body["alerts"] = await self.alerts()
-            body["ms"] = round((time.perf_counter() - started) * 1000, 2)
-            return MsgspecJSON(body)
+            return MsgspecJSON(await self.answer(name, request))
+
+
+def static(file: str) -> Response:
+    """The page's own files, and plotly.js from the installed package."""
+    if file == "plotly.min.js":
+        # 4.6 MB that changes only with the package: let the browser keep it.
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"cache-control": "public, max-age=86400"})
+    path = STATIC / file
+    if file not in {"app.js", "style.css"} or not path.is_file():
+        raise HttpError(404, "not_found", f"no dashboard file named {file!r}")
+    return FileResponse(path, headers={"cache-control": "no-cache"})

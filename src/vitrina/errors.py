@@ -1,4 +1,9 @@
-"""The error an intake request (or the key check in front of any request) answers with."""
+"""The one error every HTTP answer of vitrina is made of: `{"error": code, "message": text,
+"detail": [...]}` (detail when there is a list of problems to name). Intake, the key checks,
+the API routes, the services' routes and the framework's own errors (serve/errors.py) all
+answer with it, so a client reads every refusal the same way.
+
+It imports nothing of vitrina: every stage may raise it without depending on another."""
 
 from __future__ import annotations
 
@@ -8,19 +13,31 @@ import msgspec
 
 _encode = msgspec.json.encode
 
+Headers = list[tuple[bytes, bytes]]  # ASGI's raw (name, value) pairs, lower-case names
+
 
 class HttpError(Exception):
-    def __init__(self, status: int, error: str, message: str, headers: list[tuple[bytes, bytes]] | None = None, detail: Any = None) -> None:
+    """Raise to answer `status` with the error body; `headers` go with it (Retry-After, Allow)."""
+
+    def __init__(self, status: int, error: str, message: str, headers: Headers | None = None, detail: list[Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
         self.headers = headers or []
         self.detail = detail
 
-    def body(self) -> bytes:
+    def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.error, "message": self.message}
         if self.detail is not None:
             out["detail"] = self.detail
-        return _encode(out)
+        return out
+
+    def body(self) -> bytes:
+        return _encode(self.as_dict())
+
+
+def not_ready() -> HttpError:
+    """Before the pipeline (or a service) has opened, or once it is closing."""
+    return HttpError(503, "not_ready", "starting or stopping")
 
 
 # The error body's schema, for the OpenAPI document (serve/openapi.py) and for routes that
@@ -37,6 +54,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error", "message"],
+    "additionalProperties": False,
     "properties": {
         "error": {"type": "string", "description": "A code: malformed_body, invalid_items, query_refused, ..."},
         "message": {"type": "string"},
