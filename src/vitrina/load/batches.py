@@ -20,7 +20,8 @@ from prometheus_client import Counter, Gauge
 from vitrina.intake.validate import BadBody, Checked, Problem, StreamValidator
 from vitrina.load.storing import Refused
 from vitrina.selfmetrics import PipelineMetrics
-from vitrina.warehouse.ddl import REJECTED_TABLE
+from vitrina.streams.rejected import REJECTED_TABLE
+from vitrina.streams.rejected import DeadLetter as _DeadLetter
 
 RAW_KEEP_BYTES = 64 * 1024
 # Fault injection for tests: the process dies right after this many inserts, before their
@@ -39,15 +40,6 @@ def inserted() -> None:
         _inserts += 1
         if _inserts >= _EXIT_AFTER:
             os._exit(137)
-
-
-class _DeadLetter(msgspec.Struct):
-    stream: str
-    source: str
-    position: str
-    reason: str
-    raw: str
-    key: str = ""  # the API key that sent it
 
 
 _encoder = msgspec.json.Encoder()

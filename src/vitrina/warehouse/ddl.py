@@ -4,10 +4,11 @@ materialized views that fill them, and the rejected-events table."""
 from __future__ import annotations
 
 from vitrina.streams.declare import RESOLUTIONS, Rollup, Stream
+from vitrina.streams.rejected import REJECTED, REJECTED_TABLE
 
-REJECTED_TABLE = "rejected"
+__all__ = ["REJECTED_TABLE"]
 # The name of the API key that sent a rejected item ('' without [auth], or for the loaders' own).
-REJECTED_KEY_TYPE = "LowCardinality(String) DEFAULT ''"
+REJECTED_KEY_TYPE = REJECTED.column("key").ddl
 # Deduplication window for tokens of retried inserts (issue: exactly-once loading).
 DEDUP_WINDOW = 10_000
 
@@ -73,16 +74,10 @@ def rollup_tables(stream: Stream, rollup: Rollup, resolution: str, database: str
 
 
 def rejected_table(database: str) -> str:
+    cols = ",\n".join(f"    `{c.name}` {c.ddl}" for c in REJECTED.columns)
     return (
-        f"CREATE TABLE IF NOT EXISTS {database}.`{REJECTED_TABLE}` (\n"
-        "    `time` DateTime64(3, 'UTC') DEFAULT now64(3),\n"
-        "    `stream` LowCardinality(String),\n"
-        "    `source` LowCardinality(String),\n"
-        f"    `key` {REJECTED_KEY_TYPE},\n"
-        "    `position` String,\n"
-        "    `reason` String,\n"
-        "    `raw` String\n"
-        ") ENGINE = MergeTree\nPARTITION BY toYYYYMM(time)\nORDER BY (stream, time)\n"
+        f"CREATE TABLE IF NOT EXISTS {database}.`{REJECTED_TABLE}` (\n{cols}\n"
+        f") ENGINE = MergeTree\nPARTITION BY {REJECTED.partition_by}\nORDER BY ({', '.join(REJECTED.order_by)})\n"
         f"SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}"
     )
 

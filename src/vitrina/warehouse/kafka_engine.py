@@ -13,7 +13,7 @@ from __future__ import annotations
 from vitrina.config import TransportSettings
 from vitrina.log.naming import routes
 from vitrina.streams.declare import Stream
-from vitrina.warehouse.ddl import REJECTED_TABLE
+from vitrina.streams.rejected import REJECTED, REJECTED_TABLE
 
 CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) that consumes the topics itself.
 -- AT-LEAST-ONCE: the Kafka engine commits offsets after inserting, so a rebalance or a restart
@@ -23,15 +23,8 @@ CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) t
 """
 
 
-# As intake writes them to the rejected topic, with the API key that sent each (ddl.rejected_table).
-_REJECTED_COLUMNS = (
-    ("stream", "String"),
-    ("source", "String"),
-    ("key", "String"),
-    ("position", "String"),
-    ("reason", "String"),
-    ("raw", "String"),
-)
+# As intake writes them to the rejected topic, with the API key that sent each.
+_REJECTED_COLUMNS = tuple((c.name, c.wire_type) for c in REJECTED.written)
 
 
 def _quote(s: str) -> str:
