@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from vitrina.streams import durations
+
 _HEADER = re.compile(r"^--\s*([a-z_]+):\s*(.*?)\s*$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"name", "description", "depends", "cadence", "time", "order_by", "context"}
 
 
@@ -30,11 +30,11 @@ class ModelError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """'90s', '5m', '1h', '1d' → seconds."""
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ModelError(f"bad duration {text!r}: use e.g. 30s, 5m, 1h, 1d")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    """'90s', '1.5m', '1h', '1w' → seconds (the one grammar: streams/durations.py)."""
+    try:
+        return durations.parse_duration(text)
+    except durations.DurationError as exc:
+        raise ModelError(str(exc)) from None
 
 
 @dataclass(frozen=True)
