@@ -114,7 +114,7 @@ def load_rules(settings: AlertSettings) -> list[Rule]:
     if settings.default_rules:
         for spec in default_rule_specs():
             rule = parse_rule(spec, figures)
-            if rule.name == "QuotesMidPriceHigh":
+            if rule.name == "QuotesMidPriceHigh" and settings.quotes_mid_threshold is not None:
                 rule = replace(rule, value=settings.quotes_mid_threshold)
             rules[rule.name] = rule
     for spec in settings.rules:
