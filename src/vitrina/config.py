@@ -1,7 +1,8 @@
 """Settings: defaults, overridden by a TOML file (`--config`), overridden by CLI flags.
 
-The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md) and
-retention per stream under `[retention]` (days).
+The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md),
+retention per stream under `[retention]` (days), SQL models under `[models.NAME]`
+(docs/MODELS.md) and dashboards under `[dashboards.NAME]` (docs/DASHBOARDS.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from vitrina.alerts.settings import AlertSettings
 from vitrina.auth.settings import AuthSettings
 from vitrina.models.settings import ModelSettings
+from vitrina.models.spec import Model, declared_models
 from vitrina.reports.settings import ReportSettings
 from vitrina.streams.builtin import BUILTIN
 from vitrina.streams.declare import Stream, parse_stream
@@ -122,6 +124,8 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     retention: dict[str, int] = field(default_factory=dict)
     extra_streams: tuple[Stream, ...] = ()
+    extra_models: tuple[Model, ...] = ()  # [models.NAME]: SQL models declared in the file
+    dashboards: dict[str, Any] = field(default_factory=dict)  # [dashboards.NAME], checked by serve/dashboards/declared.py
 
     @property
     def warehouse_dsn(self) -> str:
@@ -168,7 +172,10 @@ def load_settings(path: Path | None) -> Settings:
         kw["limits"] = _section(LimitSettings, data.get("limits", {}), "limits")
         kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
         kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
-        kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
+        models = dict(data.get("models", {}))
+        declared = {name: models.pop(name) for name in list(models) if isinstance(models[name], dict)}
+        kw["models"] = _section(ModelSettings, models, "models")
+        kw["extra_models"] = declared_models(declared)
         kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
         kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
         kw["auth"] = _section(AuthSettings, data.get("auth", {}), "auth")
@@ -185,11 +192,25 @@ def load_settings(path: Path | None) -> Settings:
         except DeclarationError as exc:
             raise ConfigError(str(exc)) from None
     kw["extra_streams"] = tuple(extra)
+    kw["dashboards"] = dict(data.get("dashboards", {}))
     known_sections = {
         *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "auth", "retention", "streams"),
+        *("writer", "limits", "sql", "transport", "models", "alerts", "reports", "auth", "retention", "streams", "dashboards"),
     }
     unknown_sections = set(data) - known_sections
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
-    return Settings(**kw)
+    settings = Settings(**kw)
+    _check_dashboards(settings)
+    return settings
+
+
+def _check_dashboards(settings: Settings) -> None:
+    """[dashboards.NAME] name streams, rollup figures and alert rules: checked once all are read."""
+    from vitrina.serve.dashboards.catalog import catalog_of  # late: dashboards need the whole settings
+    from vitrina.serve.dashboards.declared import DashboardConfigError
+
+    try:
+        catalog_of(settings)
+    except DashboardConfigError as exc:
+        raise ConfigError(str(exc)) from None

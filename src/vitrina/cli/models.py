@@ -42,7 +42,7 @@ def local_runner(settings: Settings) -> Iterator[Any]:
     wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database))
     try:
         migrate(wh, settings.streams.values(), settings.retention)  # the raw tables models read
-        runner = ModelRunner(Db.of(wh), builtin_models(), settings.models)
+        runner = ModelRunner(Db.of(wh), [*builtin_models(), *settings.extra_models], settings.models)
         yield runner
         runner.close()
     finally:

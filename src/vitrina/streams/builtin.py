@@ -42,7 +42,6 @@ METRICS = Stream(
 )
 
 
-
 def attempt_seconds(live_at: str = "up_ts", attempted_at: str = "ts_ns") -> str:
     """Seconds from an upload attempt to the card going live (both in epoch ns): per attempt as
     declared, or per item with aggregates of the two, e.g. max(up_ts) and min(ts_ns)."""
@@ -104,7 +103,6 @@ def mid_price(level: int) -> str:
     return f"(ask_{level} + bid_{level}) / 2"
 
 
-
 QUOTES = Stream(
     name="quotes",
     description="Order-book reports, 50 bid and 50 ask levels: the quotes pipeline's Kafka `metrics_raw` format.",
@@ -140,7 +138,7 @@ SITE_EVENTS = Stream(
         Field("dt", "timestamp", description="Event time."),
         Field("name", "string", max_length=64, low_cardinality=True, description="view or click."),
         Field("user_id", "uint"),
-        Field("url", "string", max_length=2048, pattern=URL_PATTERN, description="An http(s) URL."),
+        Field("url", "string", max_length=2048, pattern=URL_PATTERN, description="An http(s) URL.", example="https://shop.example/"),
         Field("obj", "string", max_length=64, low_cardinality=True, description="page, url or button."),
         Field("obj_id", "string", required=False, default="", max_length=256),
         Field("product_id", "uint", required=False, default=0),

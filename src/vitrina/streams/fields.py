@@ -44,6 +44,7 @@ class Field:
     precision: int = 3
     low_cardinality: bool = False
     description: str = ""
+    example: Any = None  # a valid value for docs and the first-event guide; default: the kind's own
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name.startswith("_"):
@@ -165,6 +166,10 @@ class Field:
         if not self.required and self.default is not None:
             out["default"] = self.default
         return out
+
+    def example_value(self) -> Any:
+        """A value this field accepts (None for a time: the arrival time, or "now")."""
+        return self.example if self.example is not None else self.spec.example(self)
 
     def range_note(self) -> str:
         """What values the field accepts, as the docs state it (the validator enforces it)."""

@@ -43,6 +43,7 @@ class Kind:
     normaliser: Callable[[Field], Normaliser | None] = lambda f: None  # None: stored as decoded
     overflow: Callable[[Field], Overflow | None] = lambda f: None  # None: the fast type's bounds are exact
     note: Callable[[Field], str] = lambda f: ""  # what the docs say it accepts
+    example: Callable[[Field], Any] = lambda f: None  # a valid value (None for a time: "now")
     empty: Callable[[], Any] | None = None  # containers: an absent value is this, never NULL
     fills_absent: bool = False  # an absent value is filled in (arrival time, empty container), never NULL
     null_is_a_value: bool = False  # the value type itself takes null (json): no Optional around it
@@ -184,6 +185,24 @@ def _time_normaliser(f: Field) -> Normaliser:
     return norm_time
 
 
+# -- examples (the dashboard's first-event guide) ---------------------------------------------
+
+
+def _int_example(f: Field) -> int:
+    lo, hi = f.int_range()
+    return max(lo, min(1, hi))
+
+
+def _float_example(f: Field) -> float:
+    lo = -FLOAT_MAX if f.ge is None else f.ge
+    hi = FLOAT_MAX if f.le is None else f.le
+    return max(lo, min(1.5, hi))
+
+
+def _text_example(f: Field) -> str:
+    return "example"[: f.max_length] if f.max_length is not None else "example"
+
+
 # -- the table --------------------------------------------------------------------------------
 
 
@@ -194,16 +213,17 @@ def _fixed(value: Any) -> Callable[..., Any]:
 _FINITE = {"type": "number", "minimum": -FLOAT_MAX, "maximum": FLOAT_MAX}
 _TABLE = (
     # UTF-8 text, optional max_length / pattern
-    Kind("string", _fixed(str), _fixed("String"), _string_schema, _string_constraints, note=_string_note, text=True),
+    Kind("string", _fixed(str), _fixed("String"), _string_schema, _string_constraints, note=_string_note, example=_text_example, text=True),
     # one of `values`
     Kind(
         "enum",
         lambda f, wide: Literal[f.values],
         _fixed("String"),
         lambda f: {"type": "string", "enum": list(f.values)},
+        example=lambda f: f.values[0],
     ),
     # signed 64-bit integer (Int64), optional ge / le
-    Kind("int", _fixed(int), _fixed("Int64"), _int_schema, _int_constraints, note=_int_note, bounded=True),
+    Kind("int", _fixed(int), _fixed("Int64"), _int_schema, _int_constraints, note=_int_note, example=_int_example, bounded=True),
     # unsigned integer, optional ge / le: UInt64, or the narrowest UInt that holds le
     Kind(
         "uint",
@@ -213,11 +233,14 @@ _TABLE = (
         _int_constraints,
         overflow=_uint_overflow,
         note=_int_note,
+        example=_int_example,
         bounded=True,
     ),
     # finite 64-bit float (NaN and Infinity are refused), optional ge / le
-    Kind("float", _fixed(float), _fixed("Float64"), _float_schema, _float_constraints, note=_float_note, bounded=True),
-    Kind("bool", _fixed(bool), _fixed("Bool"), _fixed({"type": "boolean"})),
+    Kind(
+        "float", _fixed(float), _fixed("Float64"), _float_schema, _float_constraints, note=_float_note, example=_float_example, bounded=True
+    ),
+    Kind("bool", _fixed(bool), _fixed("Bool"), _fixed({"type": "boolean"}), example=_fixed(True)),
     # RFC 3339 string or epoch s / ms / us / ns number; absent: the arrival time
     Kind(
         "timestamp",
@@ -237,16 +260,26 @@ _TABLE = (
         normaliser=_id_normaliser,
         overflow=_id_overflow,
         note=_id_note,
+        example=_text_example,
         text=True,
     ),
     # any JSON value, stored as its JSON text (msgspec.Raw takes null too; inside a Union it would not)
-    Kind("json", _fixed(msgspec.Raw), _fixed("String"), lambda f: {}, normaliser=_json_normaliser, null_is_a_value=True),
+    Kind(
+        "json",
+        _fixed(msgspec.Raw),
+        _fixed("String"),
+        lambda f: {},
+        normaliser=_json_normaliser,
+        example=lambda f: {"example": True},
+        null_is_a_value=True,
+    ),
     # object of string -> string
     Kind(
         "map_string",
         _fixed(dict[str, str]),
         _fixed("Map(String, String)"),
         _fixed({"type": "object", "additionalProperties": {"type": "string"}}),
+        example=lambda f: {"key": "value"},
         empty=dict,
         fills_absent=True,
     ),
@@ -258,6 +291,7 @@ _TABLE = (
         _fixed({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": UINT64_MAX}}),
         overflow=_fixed(lambda v: None if not v or max(v.values()) <= UINT64_MAX else f"Expected `int` <= {UINT64_MAX} (a map value)"),
         note=_fixed(f"Values 0 .. {UINT64_MAX}."),
+        example=lambda f: {"key": 1},
         empty=dict,
         fills_absent=True,
     ),
@@ -268,6 +302,7 @@ _TABLE = (
         _fixed("Array(Float64)"),
         _fixed({"type": "array", "items": _FINITE}),
         note=_fixed("Finite numbers."),
+        example=lambda f: [1.5],
         empty=list,
         fills_absent=True,
     ),

@@ -15,9 +15,13 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.conftest import ROOT, VitrinaProcess
-from vitrina.serve.dashboards.builtin import DASHBOARDS, QUOTE_THRESHOLD
+from vitrina.alerts.rules import load_rules
+from vitrina.alerts.settings import AlertSettings
+from vitrina.serve.dashboards.grafana import default_catalog
 
 SHOTS = ROOT / "artifacts" / "screenshots"
+DASHBOARDS = default_catalog().dashboards
+QUOTE_THRESHOLD = next(r.value for r in load_rules(AlertSettings()) if r.name == "QuotesMidPriceHigh")
 DEADLINE_MS = 20_000
 
 

@@ -21,7 +21,7 @@ from vitrina.auth.scopes import Scope, needs
 from vitrina.intake.errors import error_responses
 from vitrina.pipeline import Pipeline
 from vitrina.serve.api import MsgspecJSON
-from vitrina.serve.dashboards.builtin import BY_NAME, DASHBOARDS
+from vitrina.serve.dashboards.catalog import catalog_of
 from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, normalize_alerts, parse_window
 from vitrina.serve.dashboards.panels import Dashboard
 
@@ -49,7 +49,10 @@ def describe(d: Dashboard) -> dict[str, Any]:
                 "width": p.width,
                 "height": p.rows,
                 "description": p.description,
-                "thresholds": [{"value": t.value, "color": t.color, "label": t.label, "above": t.above} for t in p.thresholds],
+                "thresholds": [
+                    {"value": t.value, "color": t.color, "label": t.label, "above": t.above, "rule": t.rule} for t in p.thresholds
+                ],
+                "figure": p.figure,
                 "control": {"column": p.control.column, "sigma": p.control.sigma} if p.control else None,
             }
             for p in d.panels
@@ -64,8 +67,15 @@ class DashboardService:
         self.pipeline = pipeline
         self.runner: PanelRunner | None = None
         self.api: FastAPI | None = None
+        self.catalog = catalog_of(pipeline.settings)
+        self.by_name = self.catalog.by_name
         self._page = (STATIC / "index.html").read_text()
-        boot = {"version": __version__, "ranges": list(RANGES), "dashboards": [describe(d) for d in DASHBOARDS]}
+        boot = {
+            "version": __version__,
+            "ranges": list(RANGES),
+            "dashboards": [describe(d) for d in self.catalog.dashboards],
+            "guide": self.catalog.guide(),
+        }
         # `</` cannot end the inline script early once escaped.
         self._page = self._page.replace("__BOOT__", json.dumps(boot).replace("</", "<\\/")).replace("__VERSION__", __version__)
 
@@ -73,7 +83,7 @@ class DashboardService:
         wh = self.pipeline.warehouse
         assert wh is not None
         client = await asyncio.to_thread(wh.reader, replace(self.pipeline.settings.sql, max_rows=MAX_ROWS))
-        self.runner = PanelRunner(client, self.pipeline.settings.database)
+        self.runner = PanelRunner(client, self.pipeline.settings.database, self.catalog.streams)
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -107,6 +117,7 @@ class DashboardService:
         }
         return {
             "dashboard": d.name,
+            "stored": self.runner.stored_rows(self.catalog.raw_tables),  # 0: the first-event guide
             "range": {"from": window.start, "to": window.end, "interval_s": window.interval_s},
             "variables": {n: {"options": options[n], "value": chosen[n]} for n in options},
             "panels": panels,
@@ -121,7 +132,7 @@ class DashboardService:
 
         @api.get("/d/{name}", include_in_schema=False, openapi_extra=needs(Scope.READ))
         def page(name: str) -> Response:
-            if name not in BY_NAME:
+            if name not in self.by_name:
                 return RedirectResponse("/")
             return HTMLResponse(self._page)
 
@@ -138,7 +149,7 @@ class DashboardService:
         @api.get("/v1/dashboards", tags=["dashboards"], openapi_extra=needs(Scope.READ))
         def dashboards() -> list[dict[str, Any]]:
             """The built-in dashboards and their panels."""
-            return [describe(d) for d in DASHBOARDS]
+            return [describe(d) for d in self.catalog.dashboards]
 
         @api.get(
             "/v1/dashboards/{name}/data",
@@ -149,7 +160,7 @@ class DashboardService:
         async def data(name: str, request: Request) -> Response:
             """Every panel of a dashboard for `range` (5m, 15m, 1h, 6h, 24h, 7d, 30d) or `from`/`to`
             (epoch seconds or ISO 8601); `var-NAME` sets a variable, `panels` picks some panels."""
-            d = BY_NAME.get(name)
+            d = self.by_name.get(name)
             if d is None:
                 return JSONResponse({"error": "unknown_dashboard", "message": f"no dashboard named {name!r}"}, status_code=404)
             if self.runner is None:
