@@ -8,6 +8,7 @@ retention per stream under `[retention]` (days), SQL models under `[models.NAME]
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from vitrina.models.settings import ModelSettings
 from vitrina.models.spec import Model, declared_models
 from vitrina.reports.settings import ReportSettings
 from vitrina.streams.builtin import BUILTIN
-from vitrina.streams.declare import Stream, parse_stream
+from vitrina.streams.declare import RESOLUTION_SECONDS, Stream, parse_stream
 from vitrina.streams.fields import DeclarationError
+from vitrina.streams.rejected import REJECTED_TABLE
 
 
 class ConfigError(ValueError):
@@ -201,8 +203,30 @@ def load_settings(path: Path | None) -> Settings:
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
     settings = Settings(**kw)
+    _check_model_tables(settings)
     _check_dashboards(settings)
     return settings
+
+
+def _stream_tables(streams: Iterable[Stream]) -> set[str]:
+    """The tables and views the streams' declarations make in the warehouse."""
+    out = {REJECTED_TABLE}
+    for s in streams:
+        out.add(s.table)
+        for rollup in s.rollups:
+            for res in RESOLUTION_SECONDS:
+                table = rollup.table(s.name, res)
+                out |= {table, f"{table}_mv"}  # the view that fills it (warehouse/ddl.py)
+    return out
+
+
+def _check_model_tables(settings: Settings) -> None:
+    """A model replaces its table's partitions and drops it when its columns change: a model
+    named like a stream's table would destroy the stream's data."""
+    tables = _stream_tables(settings.streams.values())
+    for m in settings.extra_models:
+        if m.name in tables or m.name.startswith("kafka_"):
+            raise ConfigError(f"[models.{m.name}]: {m.name} is a table of the streams (or the Kafka engine's); name the model otherwise")
 
 
 def _check_dashboards(settings: Settings) -> None:

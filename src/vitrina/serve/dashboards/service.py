@@ -148,7 +148,7 @@ class DashboardService:
 
         @api.get("/v1/dashboards", tags=["dashboards"], openapi_extra=needs(Scope.READ))
         def dashboards() -> list[dict[str, Any]]:
-            """The built-in dashboards and their panels."""
+            """Every dashboard of this install (built-in, generated for a stream, declared in the config) and its panels."""
             return [describe(d) for d in self.catalog.dashboards]
 
         @api.get(
