@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.conftest import ROOT, VitrinaProcess
 from vitrina.alerts.rules import load_rules
@@ -55,14 +53,6 @@ class Watched:
                 f"document.querySelector('#panel-{panel} .js-plotly-plot').data.map(t => ({{name: t.name, x: t.x, y: t.y}}))"
             )
         )
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    w = Watched(context.new_page())
-    yield w
-    context.close()
 
 
 def _stat(w: Watched, panel: str) -> tuple[str, float]:

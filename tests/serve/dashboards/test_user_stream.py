@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from tests.conftest import VitrinaProcess
 from tests.serve.dashboards.test_browser import SHOTS, Watched
@@ -140,14 +140,6 @@ def test_a_model_declared_in_the_config_runs(shop: VitrinaProcess) -> None:
     got = shop.sql("SELECT shop, sum(orders) AS n, round(sum(revenue), 6) AS r FROM vitrina.orders_daily GROUP BY shop ORDER BY shop")
     expected = shop.sql("SELECT shop, count() AS n, round(sum(amount), 6) AS r FROM vitrina.orders GROUP BY shop ORDER BY shop")
     assert got == expected and len(got) == 3
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    w = Watched(context.new_page())
-    yield w
-    context.close()
 
 
 def test_the_user_streams_page_and_overview_line_in_a_browser(shop: VitrinaProcess, watched: Watched) -> None:
