@@ -1,23 +1,27 @@
 """Settings: defaults, overridden by a TOML file (`--config`), overridden by CLI flags.
 
-The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md) and
-retention per stream under `[retention]` (days).
+The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md),
+retention per stream under `[retention]` (days), SQL models under `[models.NAME]`
+(docs/MODELS.md) and dashboards under `[dashboards.NAME]` (docs/DASHBOARDS.md).
 """
 
 from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from vitrina.alerts.settings import AlertSettings
 from vitrina.auth.settings import AuthSettings
+from vitrina.core import REJECTED_TABLE
 from vitrina.models.settings import ModelSettings
+from vitrina.models.spec import Model, declared_models
 from vitrina.reports.settings import ReportSettings
 from vitrina.streams.builtin import BUILTIN
-from vitrina.streams.declare import Stream, parse_stream
+from vitrina.streams.declare import RESOLUTION_SECONDS, Stream, parse_stream
 from vitrina.streams.fields import DeclarationError
 
 
@@ -133,6 +137,8 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     retention: dict[str, int] = field(default_factory=dict)
     extra_streams: tuple[Stream, ...] = ()
+    extra_models: tuple[Model, ...] = ()  # [models.NAME]: SQL models declared in the file
+    dashboards: dict[str, Any] = field(default_factory=dict)  # [dashboards.NAME], checked by serve/dashboards/declared.py
 
     @property
     def warehouse_dsn(self) -> str:
@@ -208,7 +214,10 @@ def load_settings(path: Path | None) -> Settings:
         kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
         kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
         kw["warehouse"] = _section(WarehouseSettings, data.get("warehouse", {}), "warehouse")
-        kw["models"] = _section(ModelSettings, data.get("models", {}), "models")
+        models = dict(data.get("models", {}))
+        declared = {name: models.pop(name) for name in list(models) if isinstance(models[name], dict)}
+        kw["models"] = _section(ModelSettings, models, "models")
+        kw["extra_models"] = declared_models(declared)
         kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
         kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
         kw["auth"] = _section(AuthSettings, data.get("auth", {}), "auth")
@@ -225,11 +234,37 @@ def load_settings(path: Path | None) -> Settings:
         except DeclarationError as exc:
             raise ConfigError(str(exc)) from None
     kw["extra_streams"] = tuple(extra)
+    kw["dashboards"] = dict(data.get("dashboards", {}))
     known_sections = {
         *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "warehouse", "models", "alerts", "reports", "auth", "retention", "streams"),
+        *("writer", "limits", "sql", "transport", "warehouse", "models", "alerts", "reports", "auth", "retention", "streams", "dashboards"),
     }
     unknown_sections = set(data) - known_sections
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
-    return Settings(**kw)
+    settings = Settings(**kw)
+    _check_model_tables(settings)
+    return settings
+
+
+def _stream_tables(streams: Iterable[Stream]) -> set[str]:
+    """The tables and views the streams' declarations make in the warehouse."""
+    out = {REJECTED_TABLE}
+    for s in streams:
+        out.add(s.table)
+        for rollup in s.rollups:
+            for res in RESOLUTION_SECONDS:
+                table = rollup.table(s.name, res)
+                out |= {table, f"{table}_mv"}  # the view that fills it (warehouse/ddl.py)
+    return out
+
+
+def _check_model_tables(settings: Settings) -> None:
+    """A model replaces its table's partitions and drops it when its columns change: a model
+    named like a stream's table would destroy the stream's data."""
+    tables = _stream_tables(settings.streams.values())
+    for m in settings.extra_models:
+        if m.name in tables or m.name.startswith("kafka_"):
+            raise ConfigError(f"[models.{m.name}]: {m.name} is a table of the streams (or the Kafka engine's); name the model otherwise")
+
+

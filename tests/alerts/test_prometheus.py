@@ -62,6 +62,23 @@ def test_control_and_pchart_rules_export_to_valid_promql(tmp_path: Path) -> None
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_decimal_durations_export_as_prometheus_durations(tmp_path: Path) -> None:
+    promtool = binary("promtool", "prometheus")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[alerts]\ndefault_rules = false\n"
+        '[[alerts.rules]]\nname = "FailuresOutOfControl"\nkind = "pchart"\nfigure = "vitrina_upload_failure_ratio"\n'
+        'size_figure = "vitrina_upload_attempts"\nbaseline = "0.5h"\nfor = "1.5m"\n'
+    )
+    rules = tmp_path / "r.yml"
+    done = cli("alerts", "export-prometheus", str(rules), "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    text = rules.read_text()
+    assert "vitrina_upload_failure_ratio[30m]" in text and "for: 1m30s" in text
+    check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def quote(mid1: float) -> dict[str, Any]:
     q: dict[str, Any] = {"timestamp": time.time()}
     for i in range(1, 51):

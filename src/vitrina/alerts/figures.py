@@ -3,6 +3,8 @@ Prometheus gauges of the same name (so the exported Prometheus rules read the sa
 
 A figure's query returns a `value` column and optionally label columns (every other column);
 no row means no value. It may use $db, $now (DateTime64), $now_ns (UInt64 ns) and $today (Date).
+The shipped figures take their expressions from the stream declarations (streams/builtin.py):
+a rollup's aggregate or figure computed over the last minute's raw rows.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from datetime import UTC, datetime
 from string import Template
 from typing import Any
 
+from vitrina.streams.builtin import QUOTES, SEGMENT, SEGMENTS, UPLOADS, attempt_seconds
+from vitrina.streams.declare import Aggregate, Rollup
+
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # a Prometheus metric name
 
 
@@ -24,29 +29,46 @@ class Figure:
     help: str = ""
 
 
+_UPLOADS = UPLOADS.rollups[0]
+_QUOTES = QUOTES.rollups[0]
+
+
+def _raw(rollup: Rollup, column: str) -> str:
+    """A rollup's aggregate or figure, computed over raw rows (the window's, not a bucket's)."""
+    return rollup.expression(column, lambda a: a.raw_sql())
+
+
+def _exact(a: Aggregate) -> str:
+    """The exact count behind a `uniq` aggregate: an alert compares it with a limit."""
+    assert a.function == "uniq", a
+    return f"uniqExact({', '.join(a.args)})"
+
+
 def _last_minute_ns() -> str:
-    return "ts_ns >= $now_ns - 60000000000 AND ts_ns < $now_ns"
+    t = UPLOADS.time_field  # epoch ns
+    return f"{t} >= $now_ns - 60000000000 AND {t} < $now_ns"
 
 
 # Items that went live in the last minute, with their attempt time (last up_ts − first attempt),
 # their attempts looked up over the last hour.
 _LIVE_ITEMS = (
-    "SELECT (toInt64(max(up_ts)) - toInt64(min(ts_ns))) / 1e9 AS a FROM $db.uploads "
+    f"SELECT {attempt_seconds('max(up_ts)', 'min(ts_ns)')} AS a FROM $db.uploads "
     "WHERE ts_ns >= $now_ns - 3600000000000 AND ts_ns < $now_ns GROUP BY item_id "
     "HAVING max(up_ts) >= $now_ns - 60000000000 AND max(up_ts) < $now_ns"
 )
+_SEGMENT_ROWS = ", ".join(f"'{s}'" for s in SEGMENTS)
 
 BUILTIN_FIGURES: dict[str, Figure] = {
     f.name: f
     for f in (
         Figure(
             "vitrina_upload_failure_ratio",
-            f"SELECT 1 - countIf(is_created = 1) / count() AS value FROM $db.uploads WHERE {_last_minute_ns()} HAVING count() > 0",
+            f"SELECT {_raw(_UPLOADS, 'failure_rate')} AS value FROM $db.uploads WHERE {_last_minute_ns()} HAVING count() > 0",
             "Share of the last minute's upload attempts that were not created.",
         ),
         Figure(
             "vitrina_upload_attempts",
-            f"SELECT count() AS value FROM $db.uploads WHERE {_last_minute_ns()}",
+            f"SELECT {_raw(_UPLOADS, 'attempts')} AS value FROM $db.uploads WHERE {_last_minute_ns()}",
             "Upload attempts in the last minute.",
         ),
         Figure(
@@ -66,22 +88,22 @@ BUILTIN_FIGURES: dict[str, Figure] = {
         ),
         Figure(
             "vitrina_upload_unique_sellers_today",
-            "SELECT uniqExact(company_id) AS value FROM $db.uploads "
+            f"SELECT {_exact(_UPLOADS.aggregate('sellers'))} AS value FROM $db.uploads "
             "WHERE ts_ns >= toUInt64(toUnixTimestamp(toDateTime($today, 'UTC'))) * 1000000000 AND ts_ns < $now_ns",
             "Sellers who uploaded since midnight UTC.",
         ),
         Figure(
             "vitrina_upload_items_created",
             "SELECT segment, sum(n) AS value FROM ("
-            "SELECT if(ifNull(country, '') = 'RU', 'RU', 'rest') AS segment, toUInt64(uniqExact(item_id)) AS n FROM $db.uploads "
+            f"SELECT {SEGMENT} AS segment, toUInt64(uniqExact(item_id)) AS n FROM $db.uploads "
             f"WHERE is_created = 1 AND {_last_minute_ns()} GROUP BY segment "
-            "UNION ALL SELECT arrayJoin(['RU', 'rest']) AS segment, toUInt64(0) AS n) GROUP BY segment",
-            "Items created in the last minute, by segment (RU / rest).",
+            f"UNION ALL SELECT arrayJoin([{_SEGMENT_ROWS}]) AS segment, toUInt64(0) AS n) GROUP BY segment",
+            f"Items created in the last minute, by segment ({' / '.join(SEGMENTS)}).",
         ),
         Figure(
             "vitrina_quotes_mid_price",
-            "SELECT '1' AS level, argMax((ask_1 + bid_1) / 2, timestamp) AS value FROM $db.quotes "
-            "WHERE timestamp >= $now - INTERVAL 60 SECOND AND timestamp < $now HAVING count() > 0",
+            f"SELECT '1' AS level, {_raw(_QUOTES, 'mid1_last')} AS value FROM $db.quotes "
+            f"WHERE {QUOTES.time_field} >= $now - INTERVAL 60 SECOND AND {QUOTES.time_field} < $now HAVING count() > 0",
             "Level-1 mid price (ask_1 + bid_1) / 2 of the last report in the last minute.",
         ),
     )

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from vitrina.alerts.figures import Figure, load_figures
+from vitrina.streams.durations import parse_duration
 
 if TYPE_CHECKING:
     from vitrina.alerts.settings import AlertSettings
@@ -31,17 +32,8 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")  # Prometheus durations (one unit)
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _KEYS = {"name", "kind", "figure", "op", "value", "k", "baseline", "size_figure", "for", "labels", "annotations"}
-
-
-def duration_s(text: str) -> float:
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"bad duration {text!r}: use a Prometheus duration such as 30s, 5m, 1h")
-    return int(m.group(1)) * _UNITS[m.group(2)]
 
 
 @dataclass(frozen=True)
@@ -60,11 +52,11 @@ class Rule:
 
     @property
     def for_s(self) -> float:
-        return duration_s(self.for_)
+        return parse_duration(self.for_)
 
     @property
     def baseline_s(self) -> float:
-        return duration_s(self.baseline)
+        return parse_duration(self.baseline)
 
     @property
     def figures(self) -> tuple[str, ...]:
@@ -122,7 +114,7 @@ def load_rules(settings: AlertSettings) -> list[Rule]:
     if settings.default_rules:
         for spec in default_rule_specs():
             rule = parse_rule(spec, figures)
-            if rule.name == "QuotesMidPriceHigh":
+            if rule.name == "QuotesMidPriceHigh" and settings.quotes_mid_threshold is not None:
                 rule = replace(rule, value=settings.quotes_mid_threshold)
             rules[rule.name] = rule
     for spec in settings.rules:

@@ -13,7 +13,9 @@ class AlertSettings:
     interval_s: float = 15.0
     webhooks: tuple[str, ...] = ()  # receivers of Alertmanager-format notifications
     default_rules: bool = True  # the shipped rules (upload monitor, quotes)
-    quotes_mid_threshold: float = 9.9  # level-1 mid price of the shipped quotes rule
+    # Level-1 mid price of the shipped quotes rule; unset: the rule's own value (default_rules.toml),
+    # which the dashboards and the Grafana export read from the rule as well.
+    quotes_mid_threshold: float | None = None
     rules: tuple[dict[str, Any], ...] = ()
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -34,10 +34,10 @@ def register(app: typer.Typer) -> None:
         from vitrina.alerts.rules import load_rules
         from vitrina.alerts.service import STATE_FILE
         from vitrina.alerts.state import StateStore
-        from vitrina.cli.main import _settings
+        from vitrina.cli.config_file import settings_from
         from vitrina.serve.server import running_url
 
-        settings = _settings(config, data_dir=data_dir)
+        settings = settings_from(config, data_dir=data_dir)
         target = url or running_url(settings.data_dir)
         states: dict[str, list[str]] = {}
         if target:
@@ -57,10 +57,10 @@ def register(app: typer.Typer) -> None:
         """Validate the rules and test them now (no state change, no notification; through a
         server: an --operate key)."""
         from vitrina.alerts.rules import load_rules
-        from vitrina.cli.main import _settings
+        from vitrina.cli.config_file import settings_from
         from vitrina.serve.server import running_url
 
-        settings = _settings(config, data_dir=data_dir)  # a bad rule stops here with its reason
+        settings = settings_from(config, data_dir=data_dir)  # a bad rule stops here with its reason
         rules = load_rules(settings.alerts)
         target = url or running_url(settings.data_dir)
         checks = _call("POST", f"{target}/v1/alerts/evaluate", key, json={"dry_run": True})["checks"] if target else _check_local(settings)
@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
         """Write the rules as a Prometheus rules file over the gauges vitrina exports at /metrics."""
         from vitrina.alerts.prometheus import export
         from vitrina.alerts.rules import load_rules
-        from vitrina.cli.main import _settings
+        from vitrina.cli.config_file import settings_from
 
-        settings = _settings(config)
+        settings = settings_from(config)
         test = export(load_rules(settings.alerts), file)
         console.print(f"wrote {file} and {test}; check with: promtool check rules {file} && promtool test rules {test}")
 

@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write one topology's files; the committed deploy/ is `render deploy` plus `render deploy --cluster`."""
         from vitrina.alerts.rules import load_rules
-        from vitrina.cli.main import _settings
+        from vitrina.cli.config_file import settings_from
         from vitrina.deploy.render import render, write
         from vitrina.deploy.topology import CLUSTER, SINGLE
 
-        settings = _settings(config)
+        settings = settings_from(config)
         topology = CLUSTER if cluster else SINGLE
         written = write(folder, render(topology, load_rules(settings.alerts), settings.database))
         console.print(f"wrote {len(written)} files for the {topology.name} topology into {folder}")

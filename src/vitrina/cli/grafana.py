@@ -25,15 +25,28 @@ def register(app: typer.Typer) -> None:
         dashboards_path: Annotated[
             Optional[str], typer.Option(help="Where Grafana will find the dashboards folder (default /var/lib/grafana/dashboards/vitrina).")
         ] = None,
+        config: Annotated[
+            Optional[Path], typer.Option("--config", "-c", help="TOML settings file: its streams, alert rules and dashboards.")
+        ] = None,
     ) -> None:
         """Write the datasource, the dashboard provider, one JSON per dashboard and users.d/grafana.xml."""
+        from vitrina.cli.config_file import settings_from
+        from vitrina.serve.dashboards.catalog import catalog_of
         from vitrina.serve.dashboards.grafana import PASSWORD_ENV, export
 
         if protocol not in ("native", "http"):
             console.print("[red]--protocol must be native or http[/red]")
             raise typer.Exit(2)
+        catalog = catalog_of(settings_from(config)) if config is not None else None
         written = export(
-            folder, database=database, host=host, port=port, protocol=protocol, dashboards_path=dashboards_path or "", cluster=cluster
+            folder,
+            database=database,
+            host=host,
+            port=port,
+            protocol=protocol,
+            dashboards_path=dashboards_path or "",
+            cluster=cluster,
+            catalog=catalog,
         )
         for path in written:
             console.print(f"  wrote {path}")

@@ -24,9 +24,9 @@ out = Console()
 
 def _store(config: Path | None, data_dir: Path | None) -> KeyFile:
     from vitrina.auth.keys import KeyFile
-    from vitrina.cli.main import _settings
+    from vitrina.cli.config_file import settings_from
 
-    return KeyFile(_settings(config, data_dir=data_dir).keys_path)
+    return KeyFile(settings_from(config, data_dir=data_dir).keys_path)
 
 
 def _refused(exc: Exception) -> typer.Exit:

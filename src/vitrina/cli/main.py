@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from vitrina import __version__
+from vitrina.cli.config_file import settings_from
 from vitrina.cli.remote import KeyOpt, call
-from vitrina.config import ConfigError, Settings, load_settings
+from vitrina.config import Settings
 
 app = typer.Typer(help="vitrina: marketplace telemetry into ClickHouse, with rollups, SQL and a simulator.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -25,14 +26,6 @@ out = Console()
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file (streams, writer, limits).")]
 DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default ./vitrina-data).")]
-
-
-def _settings(config: Path | None, **overrides: Any) -> Settings:
-    try:
-        return load_settings(config).with_overrides(**overrides)
-    except ConfigError as exc:
-        console.print(f"[red]config error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -59,7 +52,7 @@ def up(
     from vitrina.cli.transport import with_transport
     from vitrina.serve.server import run
 
-    settings = with_transport(_settings(config, host=host, port=port, data_dir=data_dir), transport, kafka, redis, loaders, loader)
+    settings = with_transport(settings_from(config, host=host, port=port, data_dir=data_dir), transport, kafka, redis, loaders, loader)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the demo simulator's requests
 
@@ -108,7 +101,7 @@ def sql(
     data folder if none runs (the same checks and limits either way: docs/SQL.md)."""
     from vitrina.serve.server import running_url
 
-    settings = _settings(config, data_dir=data_dir)
+    settings = settings_from(config, data_dir=data_dir)
     target = url or running_url(settings.data_dir)
     if target:
         wait = settings.sql.timeout_s + settings.sql.queue_timeout_s + 5
@@ -173,7 +166,7 @@ def flush(
     acknowledged before is in ClickHouse (with \\[auth]: an --operate key)."""
     from vitrina.serve.server import running_url
 
-    settings = _settings(config, data_dir=data_dir)
+    settings = settings_from(config, data_dir=data_dir)
     target = url or running_url(settings.data_dir)
     if not target:
         console.print(f"[red]no vitrina runs on {escape(str(settings.data_dir))}[/red] (pass --url for another one)")
@@ -185,7 +178,7 @@ def flush(
 @app.command()
 def streams(config: ConfigOpt = None) -> None:
     """List the declared streams and their fields."""
-    settings = _settings(config)
+    settings = settings_from(config)
     for s in settings.streams.values():
         table = Table(
             "field", "type", "required", "ClickHouse", title=f"{s.name} ({'built-in' if s.builtin else 'config'}): {s.description}"

@@ -24,10 +24,10 @@ UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default:
 
 
 def _target(config: Path | None, data_dir: Path | None, url: str | None) -> tuple[Settings, str | None]:
-    from vitrina.cli.main import _settings
+    from vitrina.cli.config_file import settings_from
     from vitrina.serve.server import running_url
 
-    settings = _settings(config, data_dir=data_dir)
+    settings = settings_from(config, data_dir=data_dir)
     return settings, url or running_url(settings.data_dir)
 
 
@@ -42,7 +42,7 @@ def local_runner(settings: Settings) -> Iterator[Any]:
     wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster))
     try:
         migrate(wh, settings.streams.values(), settings.retention)  # the raw tables models read
-        runner = ModelRunner(Db.of(wh), builtin_models(), settings.models)
+        runner = ModelRunner(Db.of(wh), [*builtin_models(), *settings.extra_models], settings.models)
         yield runner
         runner.close()
     finally:

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vitrina.config import ConfigError, Settings, TransportSettings, load_settings
+from vitrina.cli.config_file import settings_from
+from vitrina.config import ConfigError, Settings, TransportSettings
 
 TransportOpt = Annotated[Optional[str], typer.Option("--transport", help="direct, kafka or redis.")]
 KafkaOpt = Annotated[Optional[str], typer.Option("--kafka", help="Kafka bootstrap servers (host:port,...).")]
@@ -135,8 +136,4 @@ def _policy(settings: Settings, cluster: str | None) -> Any:
 
 
 def _load(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        typer.echo(f"config error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return settings_from(config)

@@ -6,17 +6,9 @@ from __future__ import annotations
 import msgspec
 
 from vitrina.intake.validate import Problem
+from vitrina.streams.rejected import DeadLetter
 
 RAW_KEEP_BYTES = 64 * 1024
-
-
-class DeadLetter(msgspec.Struct):
-    stream: str
-    source: str
-    position: str
-    reason: str
-    raw: str
-    key: str = ""  # the API key that sent it
 
 
 _encoder = msgspec.json.Encoder()

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from vitrina.core import REJECTED_TABLE
 from vitrina.intake.validate import BadBody, Checked, Problem, StreamValidator
 from vitrina.load.commit import Batch
-from vitrina.load.dead_letters import DeadLetter, encode, problem_reason, raw_text
+from vitrina.load.dead_letters import encode, problem_reason, raw_text
+from vitrina.streams.rejected import DeadLetter
 
 
 def prepare(

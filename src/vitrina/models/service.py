@@ -69,7 +69,8 @@ class ModelsService:
     async def start(self) -> None:
         assert self.pipeline.warehouse is not None
         wh = self.pipeline.warehouse
-        self.runner = await asyncio.to_thread(lambda: ModelRunner(Db.of(wh), builtin_models(), self.settings))
+        models = [*builtin_models(), *self.pipeline.settings.extra_models]
+        self.runner = await asyncio.to_thread(lambda: ModelRunner(Db.of(wh), models, self.settings))
         if self.settings.enabled:
             self.scheduler.start()
 

@@ -15,14 +15,17 @@ $start_ns, $ctx_start_ns, $end_ns (UInt64 ns) and $our_hosts (Array(String)).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
+
+from vitrina.streams import durations
 
 _HEADER = re.compile(r"^--\s*([a-z_]+):\s*(.*?)\s*$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _KEYS = {"name", "description", "depends", "cadence", "time", "order_by", "context"}
+_CONFIG_KEYS = {"sql", "description", "depends", "cadence", "time", "order_by", "context"}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")  # a table name
 
 
 class ModelError(ValueError):
@@ -30,11 +33,11 @@ class ModelError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """'90s', '5m', '1h', '1d' → seconds."""
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise ModelError(f"bad duration {text!r}: use e.g. 30s, 5m, 1h, 1d")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    """'90s', '1.5m', '1h', '1w' → seconds (the one grammar: streams/durations.py)."""
+    try:
+        return durations.parse_duration(text)
+    except durations.DurationError as exc:
+        raise ModelError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,53 @@ def builtin_models() -> list[Model]:
         for f in sorted(files.iterdir(), key=lambda f: f.name)
         if f.name.endswith(".sql")
     ]
+
+
+def _config_model(name: str, spec: Mapping[str, Any]) -> Model:
+    where = f"[models.{name}]"
+    if not _NAME.match(name):
+        raise ModelError(f"{where}: a model's name is its table's: it must match {_NAME.pattern}")
+    unknown = set(spec) - _CONFIG_KEYS
+    if unknown:
+        raise ModelError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_CONFIG_KEYS)}")
+    for key in ("sql", "time", "order_by"):
+        if not isinstance(spec.get(key), str) or not spec[key].strip():
+            raise ModelError(f"{where}: `{key}` is required (a string), as in a model file's header")
+    depends = spec.get("depends", ())
+    if isinstance(depends, str):
+        depends = [d.strip() for d in depends.split(",") if d.strip()]
+    try:
+        cadence = parse_duration(str(spec.get("cadence", "60s")))
+        context = parse_duration(str(spec["context"])) if "context" in spec else 0.0
+    except ModelError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    return Model(
+        name=name,
+        sql=str(spec["sql"]),
+        time=str(spec["time"]),
+        order_by=str(spec["order_by"]),
+        cadence_s=cadence,
+        context_s=context,
+        depends=tuple(str(d) for d in depends),
+        description=str(spec.get("description", "")),
+    )
+
+
+def declared_models(specs: Mapping[str, Any]) -> tuple[Model, ...]:
+    """The models of `[models.NAME]` tables in the config file (the keys of a model file's
+    header, and `sql`), checked together with the shipped ones: names, dependencies, cycles."""
+    shipped = builtin_models()
+    taken = {m.name for m in shipped}
+    out = []
+    for name, spec in specs.items():
+        if name in taken:
+            raise ModelError(f"[models.{name}]: {name} is a shipped model")
+        out.append(_config_model(name, spec))
+    try:
+        ordered([*shipped, *out])  # an unknown dependency or a cycle
+    except ModelError as exc:
+        raise ModelError(f"[models]: {exc}") from None
+    return tuple(out)
 
 
 def ordered(models: Sequence[Model], wanted: Iterable[str] | None = None) -> list[Model]:

@@ -41,8 +41,18 @@ METRICS = Stream(
     builtin=True,
 )
 
-_ATTEMPT_SECONDS = "(toInt64(up_ts) - toInt64(ts_ns)) / 1e9"
-_LIVE = "is_created = 1 AND up_ts > ts_ns"
+
+def attempt_seconds(live_at: str = "up_ts", attempted_at: str = "ts_ns") -> str:
+    """Seconds from an upload attempt to the card going live (both in epoch ns): per attempt as
+    declared, or per item with aggregates of the two, e.g. max(up_ts) and min(ts_ns)."""
+    return f"(toInt64({live_at}) - toInt64({attempted_at})) / 1e9"
+
+
+LIVE = "is_created = 1 AND up_ts > ts_ns"  # an attempt that made its card go live
+# The upload monitor's segments: Russia and the rest (no country is the rest).
+SEGMENTS = ("RU", "rest")
+SEGMENT = "if(ifNull(country, '') = 'RU', 'RU', 'rest')"
+ATTEMPT_SECONDS = attempt_seconds()
 
 UPLOADS = Stream(
     name="uploads",
@@ -78,8 +88,8 @@ UPLOADS = Stream(
                 Aggregate("created", "count", where="is_created = 1"),
                 Aggregate("errors", "count", where="event = 'ERROR'"),
                 Aggregate("sellers", "uniq", ("company_id",)),
-                Aggregate("attempt_avg", "avg", (_ATTEMPT_SECONDS,), where=_LIVE),
-                Aggregate("attempt_quantiles", "quantiles", (_ATTEMPT_SECONDS,), where=_LIVE, levels=QUANTILES),
+                Aggregate("attempt_avg", "avg", (ATTEMPT_SECONDS,), where=LIVE),
+                Aggregate("attempt_quantiles", "quantiles", (ATTEMPT_SECONDS,), where=LIVE, levels=QUANTILES),
             ),
             figures=(("failure_rate", "if(attempts = 0, 0, 1 - created / attempts)"),),
             description="Throughput, created and failed attempts, sellers, attempt-to-live seconds.",
@@ -88,15 +98,21 @@ UPLOADS = Stream(
     builtin=True,
 )
 
-_LEVELS = range(1, 51)
+QUOTE_LEVELS = range(1, 51)  # the order book's levels: bid_1..bid_50, ask_1..ask_50
+
+
+def mid_price(level: int) -> str:
+    """The mid price of one order-book level."""
+    return f"(ask_{level} + bid_{level}) / 2"
+
 
 QUOTES = Stream(
     name="quotes",
     description="Order-book reports, 50 bid and 50 ask levels: the quotes pipeline's Kafka `metrics_raw` format.",
     fields=(
         Field("timestamp", "timestamp", required=False, precision=6, description="Float seconds since the epoch."),
-        *(Field(f"bid_{i}", "float") for i in _LEVELS),
-        *(Field(f"ask_{i}", "float") for i in _LEVELS),
+        *(Field(f"bid_{i}", "float") for i in QUOTE_LEVELS),
+        *(Field(f"ask_{i}", "float") for i in QUOTE_LEVELS),
         Field("stats", "array_float", required=False, description="[bid_avg, ask_avg]."),
     ),
     time_field="timestamp",
@@ -107,10 +123,10 @@ QUOTES = Stream(
             keys=(),
             aggregates=(
                 Aggregate("reports", "count"),
-                Aggregate("mid1_avg", "avg", ("(ask_1 + bid_1) / 2",)),
-                Aggregate("mid1_min", "min", ("(ask_1 + bid_1) / 2",)),
-                Aggregate("mid1_max", "max", ("(ask_1 + bid_1) / 2",)),
-                Aggregate("mid1_last", "argMax", ("(ask_1 + bid_1) / 2", "timestamp")),
+                Aggregate("mid1_avg", "avg", (mid_price(1),)),
+                Aggregate("mid1_min", "min", (mid_price(1),)),
+                Aggregate("mid1_max", "max", (mid_price(1),)),
+                Aggregate("mid1_last", "argMax", (mid_price(1), "timestamp")),
             ),
             description="Level-1 mid price (ask_1 + bid_1) / 2: mean, min, max and last.",
         ),
@@ -125,7 +141,7 @@ SITE_EVENTS = Stream(
         Field("dt", "timestamp", description="Event time."),
         Field("name", "string", max_length=64, low_cardinality=True, description="view or click."),
         Field("user_id", "uint"),
-        Field("url", "string", max_length=2048, pattern=URL_PATTERN, description="An http(s) URL."),
+        Field("url", "string", max_length=2048, pattern=URL_PATTERN, description="An http(s) URL.", example="https://shop.example/"),
         Field("obj", "string", max_length=64, low_cardinality=True, description="page, url or button."),
         Field("obj_id", "string", required=False, default="", max_length=256),
         Field("product_id", "uint", required=False, default=0),

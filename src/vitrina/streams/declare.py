@@ -7,6 +7,7 @@ Built-in streams are declared in `builtin.py`; users declare more in the TOML co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,9 @@ from vitrina.streams.fields import DeclarationError, Field
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESOLUTIONS = {"1s": "toStartOfSecond", "1m": "toStartOfMinute"}
+RESOLUTION_SECONDS = {"1s": 1, "1m": 60}  # the bucket width of each rollup table
+# A figure's expression names aggregates; quoted text is skipped when they are replaced.
+_WORDS = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`|\b[A-Za-z_][A-Za-z0-9_]*\b")
 # Aggregates a rollup may keep. Each is stored as a -State and read back with -Merge, so the
 # same declaration gives the rollup's DDL, its read query and the raw-table equivalent.
 AGGREGATES = ("count", "sum", "min", "max", "avg", "uniq", "quantiles", "argMax")
@@ -74,6 +78,31 @@ class Rollup:
 
     def table(self, stream: str, resolution: str) -> str:
         return f"{stream}_{self.name}_{resolution}" if self.name else f"{stream}_{resolution}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """What a read of the rollup returns: its aggregates, then its figures."""
+        return (*(a.name for a in self.aggregates), *(name for name, _ in self.figures))
+
+    def aggregate(self, name: str) -> Aggregate:
+        for a in self.aggregates:
+            if a.name == name:
+                return a
+        raise KeyError(f"rollup has no aggregate {name!r}; aggregates: {', '.join(a.name for a in self.aggregates)}")
+
+    def expression(self, column: str, over: Callable[[Aggregate], str]) -> str:
+        """SQL for an aggregate or a figure, each aggregate written by `over` (its -Merge over
+        the rollup table, or the plain aggregate over the raw table)."""
+        figures = dict(self.figures)
+        if column not in figures:
+            return over(self.aggregate(column))
+        names = {a.name: a for a in self.aggregates}
+
+        def word(m: re.Match[str]) -> str:
+            a = names.get(m.group(0))
+            return over(a) if a is not None else m.group(0)
+
+        return _WORDS.sub(word, figures[column])
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ engine policy (`engine.py`, `cluster.py`)."""
 from __future__ import annotations
 
 from vitrina.streams.declare import RESOLUTIONS, Rollup, Stream
+from vitrina.streams.rejected import REJECTED
 
 # The name of the API key that sent a rejected item ('' without [auth], or for the loaders' own).
-REJECTED_KEY_TYPE = "LowCardinality(String) DEFAULT ''"
+REJECTED_KEY_TYPE = REJECTED.column("key").ddl
 # Deduplication window for tokens of retried inserts: a replay within this many later inserts
 # into the same table is dropped (docs/TRANSPORTS.md, "Exactly-once loading").
 DEDUP_WINDOW = 10_000
@@ -19,15 +20,7 @@ RUNS_TABLE = "_model_runs"  # models/state.py
 SAMPLES_TABLE = "_alert_samples"  # alerts/source.py
 BOOKKEEPING = (MIGRATIONS_TABLE, PLANS_TABLE, RUNS_TABLE, SAMPLES_TABLE)
 
-REJECTED_COLUMNS = (
-    "    `time` DateTime64(3, 'UTC') DEFAULT now64(3),\n"
-    "    `stream` LowCardinality(String),\n"
-    "    `source` LowCardinality(String),\n"
-    f"    `key` {REJECTED_KEY_TYPE},\n"
-    "    `position` String,\n"
-    "    `reason` String,\n"
-    "    `raw` String"
-)
+REJECTED_COLUMNS = ",\n".join(f"    `{c.name}` {c.ddl}" for c in REJECTED.columns)
 # Where a rejected row is kept on a cluster: a function of the row itself, so that a replayed
 # batch sends every row to the shard it went to the first time (its token is then dropped there).
 REJECTED_SHARD_KEY = "cityHash64(stream, source, position, raw)"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from vitrina.core import REJECTED_TABLE
 from vitrina.streams.declare import Rollup, Stream
+from vitrina.streams.rejected import REJECTED
 from vitrina.warehouse import ddl
 
 # What a CREATE ... IF NOT EXISTS built here creates (its own output, so its own format).
@@ -144,7 +145,7 @@ class EnginePolicy:
         t = REJECTED_TABLE
         create = (
             f"CREATE TABLE IF NOT EXISTS {self._on(self.q(t))} (\n{ddl.REJECTED_COLUMNS}\n) ENGINE = {self._engine(t, 'MergeTree')}\n"
-            f"PARTITION BY toYYYYMM(time)\nORDER BY (stream, time)\nSETTINGS {self._dedup()}"
+            f"PARTITION BY {REJECTED.partition_by}\nORDER BY ({', '.join(REJECTED.order_by)})\nSETTINGS {self._dedup()}"
         )
         return [create, *self._twin(t, ddl.REJECTED_SHARD_KEY)]
 

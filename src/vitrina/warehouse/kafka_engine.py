@@ -14,6 +14,7 @@ from vitrina.config import TransportSettings
 from vitrina.core import REJECTED_TABLE
 from vitrina.log.naming import routes
 from vitrina.streams.declare import Stream
+from vitrina.streams.rejected import REJECTED
 from vitrina.warehouse.engine import EnginePolicy
 
 CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) that consumes the topics itself.
@@ -24,15 +25,8 @@ CAVEAT = """-- vitrina: Kafka-engine tables for a ClickHouse SERVER (not chdb) t
 """
 
 
-# As intake writes them to the rejected topic, with the API key that sent each (ddl.rejected_table).
-_REJECTED_COLUMNS = (
-    ("stream", "String"),
-    ("source", "String"),
-    ("key", "String"),
-    ("position", "String"),
-    ("reason", "String"),
-    ("raw", "String"),
-)
+# As intake writes them to the rejected topic, with the API key that sent each.
+_REJECTED_COLUMNS = tuple((c.name, c.wire_type) for c in REJECTED.written)
 
 
 def _quote(s: str) -> str:

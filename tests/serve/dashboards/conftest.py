@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.conftest import ROOT, VitrinaProcess
+from tests.serve.dashboards.test_browser import Watched
 
 
 @pytest.fixture(scope="package")
@@ -48,3 +50,12 @@ def fed() -> Iterator[VitrinaProcess]:
         if v.proc is not None:
             v.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    """A desktop-sized page whose console errors are collected."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    w = Watched(context.new_page())
+    yield w
+    context.close()

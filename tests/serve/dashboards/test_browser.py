@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.conftest import ROOT, VitrinaProcess
-from vitrina.serve.dashboards.builtin import DASHBOARDS, QUOTE_THRESHOLD
+from vitrina.alerts.rules import load_rules
+from vitrina.alerts.settings import AlertSettings
+from vitrina.serve.dashboards.grafana import default_catalog
 
 SHOTS = ROOT / "artifacts" / "screenshots"
+DASHBOARDS = default_catalog().dashboards
+QUOTE_THRESHOLD = next(r.value for r in load_rules(AlertSettings()) if r.name == "QuotesMidPriceHigh")
 DEADLINE_MS = 20_000
 
 
@@ -51,14 +53,6 @@ class Watched:
                 f"document.querySelector('#panel-{panel} .js-plotly-plot').data.map(t => ({{name: t.name, x: t.x, y: t.y}}))"
             )
         )
-
-
-@pytest.fixture
-def watched(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    w = Watched(context.new_page())
-    yield w
-    context.close()
 
 
 def _stat(w: Watched, panel: str) -> tuple[str, float]:

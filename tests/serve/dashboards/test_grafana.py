@@ -17,9 +17,10 @@ import httpx
 import yaml
 
 from tests.conftest import ROOT, VitrinaProcess
-from vitrina.serve.dashboards.builtin import DASHBOARDS
+from vitrina.serve.dashboards.grafana import default_catalog
 
 PLUGIN = "grafana-clickhouse-datasource"
+DASHBOARDS = default_catalog().dashboards
 
 
 def export(folder: Path) -> dict[str, bytes]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from vitrina.serve.dashboards.builtin import DASHBOARDS
 from vitrina.serve.dashboards.data import RANGES, RangeError, alert_rows, parse_window
+from vitrina.serve.dashboards.grafana import default_catalog
 from vitrina.serve.dashboards.panels import ControlLimits, Panel, PanelError
 from vitrina.serve.dashboards.render import QueryWindow, pick_interval, render_grafana, render_vitrina
 
+DASHBOARDS = default_catalog().dashboards
 TEMPLATE = (
     "SELECT $__timeInterval(t) AS time, count() AS n FROM $__rollup(uploads)\n"
     "WHERE $__timeFilter(toDateTime(ts_ns / 1000000000)) AND m = ${metric:sqlstring} AND $__fromTime < $__toTime GROUP BY time"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,8 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from vitrina.serve.dashboards.panels import Dashboard, Panel
-from vitrina.serve.dashboards.render import QueryWindow, panel_template, render_vitrina
+from vitrina.serve.dashboards.render import BUILTIN_STREAMS, QueryWindow, panel_template, render_vitrina
+from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import drain
 from vitrina.warehouse.engine import as_is
 
@@ -54,6 +56,11 @@ def parse_window(range_: str | None, start: str | None, end: str | None, now: fl
     return QueryWindow.of(t1 - RANGES[name], t1)
 
 
+def natural(text: str) -> list[Any]:
+    """Sort key: digit runs compare as numbers (metric_2 before metric_10)."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part]
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, datetime):
         moment = value.astimezone(UTC) if value.tzinfo else value
@@ -85,9 +92,12 @@ class PanelResult:
 class PanelRunner:
     """Runs panel queries on a read-only session (one at a time: a chdb handle is not shared)."""
 
-    def __init__(self, client: Client, database: str, read: Callable[[str], str] = as_is) -> None:
+    def __init__(
+        self, client: Client, database: str, streams: Mapping[str, Stream] = BUILTIN_STREAMS, read: Callable[[str], str] = as_is
+    ) -> None:
         self.client = client
         self.database = database
+        self.streams = streams
         self.read = read  # the engine policy's: the table each panel's table is read through
         self._lock = threading.Lock()
 
@@ -103,15 +113,23 @@ class PanelRunner:
     def variable_options(self, dashboard: Dashboard, window: QueryWindow) -> dict[str, list[str]]:
         out = {}
         for var in dashboard.variables:
-            sql, params = render_vitrina(var.query, self.database, window, {}, self.read)
+            sql, params = render_vitrina(var.query, self.database, window, {}, self.streams, self.read)
             _, rows = self.query(sql, params)
-            out[var.name] = [str(r[0]) for r in rows]
+            out[var.name] = sorted((str(r[0]) for r in rows), key=natural)
         return out
+
+    def stored_rows(self, tables: Sequence[str]) -> int:
+        """Rows in the raw tables (from the parts' counts: no table is read)."""
+        _, rows = self.query(
+            "SELECT sum(rows) FROM system.parts WHERE database = {db:String} AND active AND has({tables:Array(String)}, table)",
+            {"db": self.database, "tables": list(tables)},
+        )
+        return int(rows[0][0] or 0) if rows else 0
 
     def run(self, panel: Panel, window: QueryWindow, variables: dict[str, str]) -> PanelResult:
         started = time.perf_counter()
         try:
-            sql, params = render_vitrina(panel_template(panel), self.database, window, variables, self.read)
+            sql, params = render_vitrina(panel_template(panel), self.database, window, variables, self.streams, self.read)
             names, rows = self.query(sql, params)
         except Exception as exc:  # one broken panel must not blank the dashboard
             return PanelResult([], {}, 0, (time.perf_counter() - started) * 1000, str(exc).split("\n")[0][:500])

@@ -7,14 +7,16 @@ folder under version control changes nothing unless a declaration changed."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vitrina.serve.dashboards.builtin import DASHBOARDS
+from vitrina.serve.dashboards.catalog import Catalog, build_catalog
 from vitrina.serve.dashboards.panels import Dashboard, Panel
-from vitrina.serve.dashboards.render import panel_template, render_grafana
+from vitrina.serve.dashboards.render import BUILTIN_STREAMS, panel_template, render_grafana
+from vitrina.streams.declare import Stream
 from vitrina.warehouse.cluster import policy_for
 from vitrina.warehouse.engine import as_is
 
@@ -33,10 +35,29 @@ GRAFANA_TYPES = {
 }
 # Grafana's default palette names for the colours panels declare.
 COLORS = {"red": "red", "orange": "orange", "green": "green", "yellow": "yellow"}
+UID_MAX = 40  # Grafana's limit on a dashboard uid
+
+
+def uid(d: Dashboard) -> str:
+    """`vitrina-NAME`, or for a long name its start and a hash of it (stable across exports)."""
+    full = f"vitrina-{d.name}"
+    if len(full) <= UID_MAX:
+        return full
+    digest = hashlib.sha256(d.name.encode()).hexdigest()[:8]
+    return f"{full[: UID_MAX - 9]}-{digest}"
+
+
+def default_catalog() -> Catalog:
+    """The dashboards of an install without a config file (shipped streams and rules)."""
+    from vitrina.alerts.rules import load_rules
+    from vitrina.alerts.settings import AlertSettings
+
+    return build_catalog(BUILTIN_STREAMS, load_rules(AlertSettings()))
 
 
 def _thresholds(panel: Panel) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+    # Without thresholds a value is neither good nor bad: Grafana's text colour, as on vitrina's page.
+    steps: list[dict[str, Any]] = [{"color": "green" if panel.thresholds else "text", "value": None}]
     for t in sorted(panel.thresholds, key=lambda t: t.value):
         if t.above:
             steps.append({"color": COLORS.get(t.color, t.color), "value": t.value})
@@ -52,6 +73,8 @@ def _field_config(panel: Panel) -> dict[str, Any]:
         if panel.thresholds:
             custom["thresholdsStyle"] = {"mode": "dashed"}
     defaults: dict[str, Any] = {"unit": panel.unit, "thresholds": _thresholds(panel), "custom": custom}
+    if panel.unit == "percentunit":
+        defaults |= {"min": 0, "max": 1}  # a share: never an axis from -100 % to 400 %
     overrides: list[dict[str, Any]] = []
     if panel.control:
         # The limit columns come from the query; draw them dashed, the centre line dotted.
@@ -108,7 +131,14 @@ def _grid(panels: tuple[Panel, ...]) -> list[dict[str, int]]:
     return out
 
 
-def panel_json(panel: Panel, panel_id: int, grid: dict[str, int], database: str, read: Callable[[str], str] = as_is) -> dict[str, Any]:
+def panel_json(
+    panel: Panel,
+    panel_id: int,
+    grid: dict[str, int],
+    database: str,
+    streams: Mapping[str, Stream] = BUILTIN_STREAMS,
+    read: Callable[[str], str] = as_is,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": panel_id,
         "title": panel.title,
@@ -128,17 +158,20 @@ def panel_json(panel: Panel, panel_id: int, grid: dict[str, int], database: str,
             "editorType": "sql",
             "format": fmt,
             "queryType": "timeseries" if fmt == FORMAT_TIMESERIES else "table",
-            "rawSql": render_grafana(panel_template(panel), database, read),
+            "rawSql": render_grafana(panel_template(panel), database, streams, read),
             "refId": "A",
         }
     ]
     return out
 
 
-def dashboard_json(d: Dashboard, database: str = "vitrina", read: Callable[[str], str] = as_is) -> dict[str, Any]:
+def dashboard_json(
+    d: Dashboard, database: str = "vitrina", catalog: Catalog | None = None, read: Callable[[str], str] = as_is
+) -> dict[str, Any]:
+    catalog = catalog or default_catalog()
     grids = _grid(d.panels)
     return {
-        "uid": f"vitrina-{d.name}",
+        "uid": uid(d),
         "title": f"vitrina · {d.title}",
         "description": d.description,
         "tags": ["vitrina"],
@@ -149,7 +182,7 @@ def dashboard_json(d: Dashboard, database: str = "vitrina", read: Callable[[str]
         "time": {"from": "now-1h", "to": "now"},
         "timepicker": {"refresh_intervals": ["1s", "5s", "30s", "1m", "5m"]},
         "timezone": "utc",
-        "panels": [panel_json(p, i, g, database, read) for i, (p, g) in enumerate(zip(d.panels, grids, strict=True), 1)],
+        "panels": [panel_json(p, i, g, database, catalog.streams, read) for i, (p, g) in enumerate(zip(d.panels, grids, strict=True), 1)],
         "templating": {
             "list": [
                 {
@@ -157,10 +190,10 @@ def dashboard_json(d: Dashboard, database: str = "vitrina", read: Callable[[str]
                     "label": v.label,
                     "type": "query",
                     "datasource": DATASOURCE,
-                    "query": render_grafana(v.query, database, read),
-                    "definition": render_grafana(v.query, database, read),
+                    "query": render_grafana(v.query, database, catalog.streams, read),
+                    "definition": render_grafana(v.query, database, catalog.streams, read),
                     "refresh": 2,  # on time-range change
-                    "sort": 1,
+                    "sort": 7,  # natural order, as on vitrina's page (metric_2 before metric_10)
                     "multi": False,
                     "includeAll": False,
                 }
@@ -168,8 +201,8 @@ def dashboard_json(d: Dashboard, database: str = "vitrina", read: Callable[[str]
             ]
         },
         "links": [
-            {"title": o.title, "type": "link", "url": f"/d/vitrina-{o.name}", "targetBlank": False, "tags": [], "asDropdown": False}
-            for o in DASHBOARDS
+            {"title": o.title, "type": "link", "url": f"/d/{uid(o)}", "targetBlank": False, "tags": [], "asDropdown": False}
+            for o in catalog.dashboards
             if o.name != d.name
         ],
     }
@@ -257,19 +290,21 @@ def export(
     protocol: str = "native",
     dashboards_path: str = "",
     cluster: str | None = None,
+    catalog: Catalog | None = None,
 ) -> list[Path]:
     """Writes the provisioning tree under `folder`; returns the files written. With `cluster`,
-    the panels read the `_all` tables of that cluster's layout (warehouse/cluster.py)."""
+    the panels read the `_all` tables of that cluster's layout (warehouse/cluster.py).
+    `catalog`: the dashboards of a config file (default: an install without one)."""
     read = policy_for(database, cluster).read
+    catalog = catalog or default_catalog()
     files: dict[str, str] = {
         "provisioning/datasources/vitrina-clickhouse.yaml": datasource_yaml(host, port, protocol, database),
         "provisioning/dashboards/vitrina.yaml": provider_yaml(dashboards_path or "/var/lib/grafana/dashboards/vitrina"),
         "clickhouse/users.d/grafana.xml": users_xml(database),
     }
-    for d in DASHBOARDS:
-        files[f"dashboards/vitrina-{d.name}.json"] = (
-            json.dumps(dashboard_json(d, database, read), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        )
+    for d in catalog.dashboards:
+        doc = dashboard_json(d, database, catalog, read)
+        files[f"dashboards/{uid(d)}.json"] = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     written = []
     for rel, text in sorted(files.items()):
         path = folder / rel

@@ -7,12 +7,14 @@ serves both (render.py expands it for vitrina, grafana.py keeps the plugin's mac
 - `$__timeFilter(expr)`, `$__fromTime`, `$__toTime`, `$__interval_s`, `$__timeInterval(expr)`:
   the plugin's macros (no commas inside a macro argument: the plugin splits arguments on them);
 - `$__table(name)`: `database.name`; `$__database`: the database name as a string literal;
-- `$__rollup(stream)`: the stream's rollup table, 1 s or 1 min buckets by the interval;
+- `$__rollup(stream)`: the stream's (first) rollup table, 1 s or 1 min buckets by the interval;
+  `$__rollup(stream.name)` a named rollup; `$__rollup_s`: the bucket width of the table read;
 - `${var:sqlstring}`: a dashboard variable as a quoted string (Grafana's own formatter syntax).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 KINDS = ("timeseries", "bar", "table", "stat", "histogram", "alerts")
@@ -20,6 +22,7 @@ KINDS = ("timeseries", "bar", "table", "stat", "histogram", "alerts")
 UNITS = ("short", "percentunit", "s", "ms", "bytes", "reqps", "currencyUSD", "none")
 TIME_COLUMN = "time"  # the bucket column of every time series
 CONTROL_COLUMNS = ("cl_mean", "cl_upper", "cl_lower", "cl_beyond")
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")  # dashboard names and panel ids: in URLs and element ids
 
 
 class PanelError(ValueError):
@@ -34,6 +37,7 @@ class Threshold:
     color: str = "red"
     label: str = ""
     above: bool = True
+    rule: str = ""  # the alert rule it is the limit of ('' for a dashboard's own target)
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class Variable:
 
     name: str
     label: str
-    query: str
+    query: str  # its options are shown in natural order (metric_2 before metric_10)
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,11 @@ class Panel:
     width: int = 6  # of Grafana's 24 grid columns
     height: int = 0  # grid rows; 0: 4 for a stat, 8 for the rest
     description: str = ""
+    figure: str = ""  # the rollup figure shown ("stream:alias"), drawn the same on every page
 
     def __post_init__(self) -> None:
+        if not NAME.match(self.id):
+            raise PanelError(f"panel id {self.id!r} must match {NAME.pattern}")
         if self.kind not in KINDS:
             raise PanelError(f"panel {self.id!r}: kind must be one of {KINDS}")
         if self.unit not in UNITS:
@@ -101,8 +108,11 @@ class Dashboard:
     panels: tuple[Panel, ...]
     description: str = ""
     variables: tuple[Variable, ...] = ()
+    streams: tuple[str, ...] = ()  # the streams this page is about (a stream without one gets a generated page)
 
     def __post_init__(self) -> None:
+        if not NAME.match(self.name):
+            raise PanelError(f"dashboard name {self.name!r} must match {NAME.pattern}")
         ids = [p.id for p in self.panels]
         if len(set(ids)) != len(ids):
             raise PanelError(f"dashboard {self.name!r}: duplicate panel ids")

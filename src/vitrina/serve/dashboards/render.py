@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from vitrina.serve.dashboards.panels import ControlLimits, Panel
+from vitrina.serve.dashboards.sources import resolve_rollup
+from vitrina.streams.builtin import BUILTIN
+from vitrina.streams.declare import RESOLUTION_SECONDS, Stream
 from vitrina.warehouse.engine import as_is
 
 # Bucket widths the dashboard picks from; every one of 60 s and above is whole minutes, so the
 # 1-minute rollup can serve it.
 NICE_INTERVALS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 MAX_POINTS = 360
+BUILTIN_STREAMS: Mapping[str, Stream] = {s.name: s for s in BUILTIN}
+# Rollup tables by bucket width, widest first: an interval reads the widest that divides it.
+_WIDEST_FIRST = sorted(RESOLUTION_SECONDS.items(), key=lambda kv: -kv[1])
 _MACRO = re.compile(r"\$__([A-Za-z_]+)")
 _VARIABLE = re.compile(r"\$\{([a-z][a-z0-9_]*)(?::sqlstring)?\}")
 
@@ -67,17 +73,52 @@ class QueryWindow:
         return cls(start, end, pick_interval(end - start))
 
 
-def rollup_table(database: str, stream: str, interval_s: int, read: Callable[[str], str] = as_is) -> str:
-    return f"{database}.{read(stream + '_1m')}" if interval_s % 60 == 0 else f"{database}.{read(stream + '_1s')}"
+def resolution_for(interval_s: int) -> str:
+    return next(res for res, width in _WIDEST_FIRST if interval_s % width == 0)
+
+
+def rollup_table(streams: Mapping[str, Stream], ref: str, resolution: str, read: Callable[[str], str] = as_is) -> str:
+    """The table of `$__rollup(ref)` at a resolution, as the stream declares it."""
+    try:
+        stream, rollup = resolve_rollup(streams, ref)
+    except KeyError as exc:
+        raise TemplateError(f"$__rollup({ref}): {exc.args[0]}") from None
+    return read(rollup.table(stream.name, resolution))
+
+
+def _grafana_rollup(streams: Mapping[str, Stream], database: str, ref: str, read: Callable[[str], str]) -> str:
+    """Every rollup table behind a constant condition on the panel's interval: ClickHouse reads
+    only the one vitrina would pick (the widest bucket that divides the interval)."""
+    parts = []
+    for res, width in sorted(RESOLUTION_SECONDS.items(), key=lambda kv: kv[1]):
+        conds = [f"$__interval_s % {width} = 0"] if width > 1 else []
+        conds += [f"$__interval_s % {wider} != 0" for _, wider in _WIDEST_FIRST if wider > width]
+        parts.append(f"SELECT * FROM {database}.{rollup_table(streams, ref, res, read)} WHERE {' AND '.join(conds) or '1'}")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def _grafana_rollup_s() -> str:
+    """The bucket width of the table `_grafana_rollup` reads, as SQL over the interval."""
+    out = "1"
+    for _, width in sorted(RESOLUTION_SECONDS.items(), key=lambda kv: kv[1]):
+        if width > 1:
+            out = f"if($__interval_s % {width} = 0, {width}, {out})"
+    return out
 
 
 def render_vitrina(
-    template: str, database: str, window: QueryWindow, variables: dict[str, str], read: Callable[[str], str] = as_is
+    template: str,
+    database: str,
+    window: QueryWindow,
+    variables: dict[str, str],
+    streams: Mapping[str, Stream] = BUILTIN_STREAMS,
+    read: Callable[[str], str] = as_is,
 ) -> tuple[str, dict[str, object]]:
     """SQL for vitrina's reader with the macros expanded as the plugin would; variables become
     query parameters (never spliced into the text). `read` names the table a table is read
     through (the engine policy's: on a cluster, its `_all` table)."""
     frm, to, step = f"toDateTime({window.start})", f"toDateTime({window.end})", window.interval_s
+    resolution = resolution_for(step)
 
     def expand(name: str, arg: str | None) -> str:
         if name == "timeFilter" and arg:
@@ -91,7 +132,9 @@ def render_vitrina(
         if name == "table" and arg:
             return f"{database}.{read(arg)}"
         if name == "rollup" and arg:
-            return rollup_table(database, arg, step, read)
+            return f"{database}.{rollup_table(streams, arg, resolution, read)}"
+        if name == "rollup_s":
+            return str(RESOLUTION_SECONDS[resolution])
         if name == "database":
             return f"'{database}'"
         raise TemplateError(f"unknown macro $__{name}")
@@ -105,7 +148,9 @@ def render_vitrina(
     return _VARIABLE.sub(variable, _split_macros(template, expand)), params
 
 
-def render_grafana(template: str, database: str, read: Callable[[str], str] = as_is) -> str:
+def render_grafana(
+    template: str, database: str, streams: Mapping[str, Stream] = BUILTIN_STREAMS, read: Callable[[str], str] = as_is
+) -> str:
     """SQL for the ClickHouse Grafana plugin: its macros stay, vitrina's own are expanded. The
     rollup becomes both tables, each behind a constant condition on the interval, so ClickHouse
     reads only the one that fits the panel's interval."""
@@ -114,10 +159,9 @@ def render_grafana(template: str, database: str, read: Callable[[str], str] = as
         if name == "table" and arg:
             return f"{database}.{read(arg)}"
         if name == "rollup" and arg:
-            return (
-                f"(SELECT * FROM {database}.{read(arg + '_1s')} WHERE $__interval_s % 60 != 0"
-                f" UNION ALL SELECT * FROM {database}.{read(arg + '_1m')} WHERE $__interval_s % 60 = 0)"
-            )
+            return _grafana_rollup(streams, database, arg, read)
+        if name == "rollup_s":
+            return _grafana_rollup_s()
         if name == "database":
             return f"'{database}'"
         return f"$__{name}" + (f"({arg})" if arg is not None else "")

@@ -20,7 +20,7 @@ from vitrina.alerts.service import AlertsService
 from vitrina.auth.scopes import Scope, needs
 from vitrina.errors import HttpError, error_responses, not_ready
 from vitrina.pipeline import Pipeline
-from vitrina.serve.dashboards.builtin import BY_NAME, DASHBOARDS
+from vitrina.serve.dashboards.catalog import catalog_of
 from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, alert_rows, parse_window
 from vitrina.serve.dashboards.panels import Dashboard
 from vitrina.serve.responses import MsgspecJSON
@@ -48,7 +48,10 @@ def describe(d: Dashboard) -> dict[str, Any]:
                 "width": p.width,
                 "height": p.rows,
                 "description": p.description,
-                "thresholds": [{"value": t.value, "color": t.color, "label": t.label, "above": t.above} for t in p.thresholds],
+                "thresholds": [
+                    {"value": t.value, "color": t.color, "label": t.label, "above": t.above, "rule": t.rule} for t in p.thresholds
+                ],
+                "figure": p.figure,
                 "control": {"column": p.control.column, "sigma": p.control.sigma} if p.control else None,
             }
             for p in d.panels
@@ -63,8 +66,15 @@ class DashboardService:
         self.pipeline = pipeline
         self.alert_service = alerts
         self.runner: PanelRunner | None = None
+        self.catalog = catalog_of(pipeline.settings)
+        self.by_name = self.catalog.by_name
         self._page = (STATIC / "index.html").read_text()
-        boot = {"version": __version__, "ranges": list(RANGES), "dashboards": [describe(d) for d in DASHBOARDS]}
+        boot = {
+            "version": __version__,
+            "ranges": list(RANGES),
+            "dashboards": [describe(d) for d in self.catalog.dashboards],
+            "guide": self.catalog.guide(),
+        }
         # `</` cannot end the inline script early once escaped.
         self._page = self._page.replace("__BOOT__", json.dumps(boot).replace("</", "<\\/")).replace("__VERSION__", __version__)
 
@@ -72,7 +82,7 @@ class DashboardService:
         wh = self.pipeline.warehouse
         assert wh is not None
         client = await asyncio.to_thread(wh.reader, replace(self.pipeline.settings.sql, max_rows=MAX_ROWS))
-        self.runner = PanelRunner(client, self.pipeline.settings.database, wh.policy.read)
+        self.runner = PanelRunner(client, self.pipeline.settings.database, self.catalog.streams, wh.policy.read)
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -104,13 +114,14 @@ class DashboardService:
         }
         return {
             "dashboard": d.name,
+            "stored": self.runner.stored_rows(self.catalog.raw_tables),  # 0: the first-event guide
             "range": {"from": window.start, "to": window.end, "interval_s": window.interval_s},
             "variables": {n: {"options": options[n], "value": chosen[n]} for n in options},
             "panels": panels,
         }
 
     async def answer(self, name: str, request: Request) -> dict[str, Any]:
-        d = BY_NAME.get(name)
+        d = self.by_name.get(name)
         if d is None:
             raise HttpError(404, "unknown_dashboard", f"no dashboard named {name!r}")
         if self.runner is None:
@@ -132,7 +143,7 @@ class DashboardService:
 
         @api.get("/d/{name}", include_in_schema=False, openapi_extra=needs(Scope.READ))
         def page(name: str) -> Response:
-            if name not in BY_NAME:
+            if name not in self.by_name:
                 return RedirectResponse("/")
             return HTMLResponse(self._page)
 
@@ -140,8 +151,8 @@ class DashboardService:
 
         @api.get("/v1/dashboards", tags=["dashboards"], openapi_extra=needs(Scope.READ))
         def dashboards() -> list[dict[str, Any]]:
-            """The built-in dashboards and their panels."""
-            return [describe(d) for d in DASHBOARDS]
+            """Every dashboard of this install (built-in, generated for a stream, declared in the config) and its panels."""
+            return [describe(d) for d in self.catalog.dashboards]
 
         @api.get(
             "/v1/dashboards/{name}/data",

@@ -176,13 +176,25 @@
     const th = thresholdShapes(p);
     const layout = plotLayout({
       xaxis: { type: "date", range: [utc(range.from), utc(range.to)], gridcolor: css("--grid"), automargin: true },
-      yaxis: Object.assign({ gridcolor: css("--grid"), zerolinecolor: css("--grid"), automargin: true, rangemode: "tozero" }, unitAxis(p)),
+      yaxis: Object.assign({ gridcolor: css("--grid"), zerolinecolor: css("--grid"), automargin: true, rangemode: "tozero" }, unitAxis(p), valueRange(p, traces)),
       shapes: th.shapes,
       annotations: th.annotations.concat(x.length ? [] : [{ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, text: "no data", font: { color: css("--muted"), size: 14 } }]),
     });
-    if (p.thresholds.length) layout.yaxis.rangemode = "normal";
     Plotly.react(chartDiv(body), traces, layout, CONFIG);
   }
+  // The value axis: a share stays within 0..100 %; the axis shows the thresholds too, and
+  // without data it is 0 up to them (plotly alone would span -1..4 around a lone line).
+  function valueRange(p, traces) {
+    const ys = [];
+    for (const t of traces) for (const y of t.y || []) if (typeof y === "number" && isFinite(y)) ys.push(y);
+    const limits = p.thresholds.map((t) => t.value);
+    if (p.unit === "percentunit" && ys.every((y) => y >= 0 && y <= 1)) return { range: [0, 1] };
+    if (!ys.length) return { range: [0, Math.max(1, ...limits) * 1.1] };
+    if (!limits.length) return {};
+    const lo = Math.min(0, ...ys, ...limits), hi = Math.max(...ys, ...limits);
+    return { range: [lo, hi + (hi - lo) * 0.08 || 1] };
+  }
+
   // Few points are hard to see as a bare line (a lone one not at all): mark them.
   const lineMode = (n) => (n <= 60 ? "lines+markers" : "lines");
   const MARKER = { size: 4 };
@@ -192,11 +204,13 @@
     const traces = res.columns.slice(1).map((c) => ({ type: "bar", name: c, x: res.values[cat].map(String), y: res.values[c] }));
     if (p.kind === "histogram") traces.forEach((t) => { t.x = res.values[cat]; });
     const th = thresholdShapes(p);
+    const none = !res.rows;
     const layout = plotLayout({
       showlegend: traces.length > 1, bargap: p.kind === "histogram" ? 0.05 : 0.2, hovermode: "closest",
-      xaxis: { gridcolor: css("--grid"), automargin: true, type: p.kind === "histogram" ? "linear" : "category", title: { text: cat, font: { size: 10 } } },
-      yaxis: Object.assign({ gridcolor: css("--grid"), automargin: true }, unitAxis(p)),
-      shapes: th.shapes, annotations: th.annotations,
+      xaxis: { gridcolor: css("--grid"), automargin: true, type: p.kind === "histogram" ? "linear" : "category", title: { text: cat, font: { size: 10 } }, visible: !none },
+      yaxis: Object.assign({ gridcolor: css("--grid"), automargin: true, rangemode: "tozero" }, unitAxis(p), valueRange(p, traces)),
+      shapes: th.shapes,
+      annotations: th.annotations.concat(none ? [{ xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, text: "no data", font: { color: css("--muted"), size: 14 } }] : []),
     });
     Plotly.react(chartDiv(body), traces, layout, CONFIG);
   }
@@ -207,7 +221,10 @@
     const crossed = value === null ? undefined : p.thresholds.find((t) => beyond(t, value));
     body.innerHTML = "";
     const div = document.createElement("div");
-    div.className = "stat" + (crossed ? " bad" : "") + (value === null ? " empty" : "");
+    // Coloured only by the figure's own thresholds (the same on every page): green within
+    // them, their colour beyond; a figure without thresholds is neither good nor bad.
+    const judged = p.thresholds.length && value !== null ? (crossed ? " bad" : " ok") : "";
+    div.className = "stat" + judged + (value === null ? " empty" : "");
     if (crossed) div.style.color = color(crossed.color);
     div.dataset.value = value === null ? "" : String(value);
     div.textContent = fmt(value, p.unit);
@@ -252,7 +269,28 @@
 
   const utc = (s) => new Date(s * 1000).toISOString().slice(0, 19).replace("T", " ");
 
+  // An install that has stored nothing yet: how to send a first event, instead of empty panels.
+  function drawGuide(stored) {
+    const empty = stored === 0;
+    $("guide").hidden = !empty;
+    $("grid").hidden = empty;
+    document.body.dataset.empty = empty ? "1" : "0";
+    if (!empty || $("guide-lines").childElementCount) return;
+    for (const g of BOOT.guide) {
+      const item = document.createElement("div");
+      item.className = "guide-line";
+      const name = document.createElement("h3");
+      name.textContent = g.stream;
+      const pre = document.createElement("pre");
+      pre.dataset.stream = g.stream;
+      pre.textContent = g.curl.split("__ORIGIN__").join(location.origin);
+      item.append(name, pre);
+      $("guide-lines").appendChild(item);
+    }
+  }
+
   function draw(body) {
+    drawGuide(body.stored);
     for (const p of dash.panels) {
       const el = $("panel-" + p.id).querySelector(".body");
       if (p.kind === "alerts") { drawAlerts(p, body.alerts, el); continue; }
