@@ -122,20 +122,24 @@ def test_clickhouse_errors_are_given_whole(sql: ReadOnlySql) -> None:
 
 
 def test_limits_come_from_the_settings(warehouse: Warehouse) -> None:
-    reader = ReadOnlySql(warehouse, SqlSettings(max_memory_mb=50, max_result_mb=1, max_threads=1, timeout_s=1, concurrency=1))
+    # The memory and result limits are checked with a generous time limit, so that a slow,
+    # busy machine reaches them before the clock; the time limit alone with a short one.
+    limits = SqlSettings(max_memory_mb=50, max_result_mb=1, max_threads=1, timeout_s=60, concurrency=1)
+    reader, quick = ReadOnlySql(warehouse, limits), ReadOnlySql(warehouse, SqlSettings(timeout_s=1, concurrency=1))
     try:
         settings = answer(reader, "SELECT getSetting('max_memory_usage') AS m, getSetting('max_threads') AS t, getSetting('readonly') AS r")
         assert settings["data"] == [{"m": 50 * 1024 * 1024, "t": 1, "r": 1}]
-        for query, error, why in (
-            ("SELECT uniqExact(number) FROM numbers(30000000)", "limit_exceeded", "memory limit of 50 MiB"),
-            ("SELECT groupArray(number) FROM numbers(1000000)", "limit_exceeded", "result limit of 1 MiB"),
-            ("SELECT count() FROM numbers(100000000000)", "timeout", "time limit of 1 s"),
+        for on, query, error, why in (
+            (reader, "SELECT uniqExact(number) FROM numbers(30000000)", "limit_exceeded", "memory limit of 50 MiB"),
+            (reader, "SELECT groupArray(number) FROM numbers(1000000)", "limit_exceeded", "result limit of 1 MiB"),
+            (quick, "SELECT count() FROM numbers(100000000000)", "timeout", "time limit of 1 s"),
         ):
             with pytest.raises(QueryRefused) as caught:
-                reader.run(query)
+                on.run(query)
             assert caught.value.error == error and why in caught.value.message, caught.value.message
     finally:
         reader.close()
+        quick.close()
 
 
 def test_queries_run_side_by_side(warehouse: Warehouse) -> None:

@@ -29,7 +29,7 @@ class Column:
 
     @property
     def ddl(self) -> str:
-        """The column's type and default in CREATE TABLE / ADD COLUMN."""
+        """The column's type and default, as a table's DDL declares it."""
         if self.filled_by is not None:
             return f"{self.type} DEFAULT {self.filled_by}"
         if self.default is not None:
