@@ -10,7 +10,7 @@ from typing import Any
 import clickhouse_connect
 import pyarrow as pa
 
-from vitrina.warehouse.client import Dsn, Warehouse, parse_dsn
+from vitrina.warehouse.client import Dsn, Warehouse
 from vitrina.warehouse.engine import to_create
 
 
@@ -31,10 +31,6 @@ class Db:
     @classmethod
     def of(cls, wh: Warehouse) -> Db:
         return cls(wh.dsn)
-
-    @classmethod
-    def open(cls, url: str, database: str) -> Db:
-        return cls(parse_dsn(url, database))
 
     def command(self, sql: str) -> None:
         with self._lock:
