@@ -6,6 +6,7 @@ is one more row here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
@@ -41,6 +42,11 @@ class Kind:
     schema: Callable[[Field], dict[str, Any]]  # the JSON schema of a value
     constraints: Callable[[Field, bool], dict[str, Any]] = lambda f, wide: {}  # msgspec.Meta bounds
     normaliser: Callable[[Field], Normaliser | None] = lambda f: None  # None: stored as decoded
+    # From a foreign source (a seed's topic or keys, read as ClickHouse's JSONEachRow read them;
+    # the decoder also turns numeric strings into numbers): more types a value may arrive as,
+    # and the normaliser then (None: the same as from vitrina's own API).
+    foreign_types: tuple[Any, ...] = ()
+    foreign_normaliser: Callable[[Field], Normaliser | None] | None = None
     overflow: Callable[[Field], Overflow | None] = lambda f: None  # None: the fast type's bounds are exact
     note: Callable[[Field], str] = lambda f: ""  # what the docs say it accepts
     example: Callable[[Field], Any] = lambda f: None  # a valid value (None for a time: "now")
@@ -81,6 +87,12 @@ def _uint_overflow(f: Field) -> Overflow | None:
     return lambda v: None if v is None or v <= hi else f"Expected `int` <= {hi}"
 
 
+def _int_from_bool(f: Field) -> Normaliser:
+    """JSONEachRow reads a JSON bool into an integer column as 0 / 1 (the upload monitor sends
+    `"is_created": false`)."""
+    return lambda value, _arrival: int(value) if value.__class__ is bool else value
+
+
 def _big_uint(wide: bool) -> Any:
     return Annotated[int, msgspec.Meta(ge=0)] if wide else Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 
@@ -103,6 +115,27 @@ def _float_note(f: Field) -> str:
     lo_text = "" if f.ge is None else f" >= {f.ge:g}"
     hi_text = "" if f.le is None else f" <= {f.le:g}"
     return f"A finite number{lo_text}{',' if lo_text and hi_text else ''}{hi_text}."
+
+
+def _finite_float(f: Field) -> Normaliser:
+    """A foreign source's numeric string may spell "nan" or "inf", which the lenient decoder
+    turns into a float: still refused, a column of finite numbers stays one."""
+
+    def finite(value: Any, _arrival: int) -> Any:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"Expected a finite number, got {value!r}")
+        return value
+
+    return finite
+
+
+def _finite_floats(f: Field) -> Normaliser:
+    def finite(value: Any, _arrival: int) -> Any:
+        if any(not math.isfinite(x) for x in value):
+            raise ValueError("Expected finite numbers, got NaN or Infinity")
+        return value
+
+    return finite
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -149,6 +182,24 @@ def _id_note(f: Field) -> str:
 
 def _json_normaliser(f: Field) -> Normaliser:
     return lambda value, _arrival: None if value is None or bytes(value) == b"null" else bytes(value).decode()
+
+
+_text_of = msgspec.json.Decoder(str)
+
+
+def _json_foreign_normaliser(f: Field) -> Normaliser:
+    """A JSON string is stored as the text it holds, as JSONEachRow stores it in a String
+    column: the upload monitor sends `data` as a string holding a JSON object."""
+
+    def norm_json(value: Any, _arrival: int) -> Any:
+        if value is None:
+            return None
+        raw = bytes(value)
+        if raw[:1] == b'"':
+            return _text_of.decode(raw)
+        return None if raw == b"null" else raw.decode()
+
+    return norm_json
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -223,7 +274,18 @@ _TABLE = (
         example=lambda f: f.values[0],
     ),
     # signed 64-bit integer (Int64), optional ge / le
-    Kind("int", _fixed(int), _fixed("Int64"), _int_schema, _int_constraints, note=_int_note, example=_int_example, bounded=True),
+    Kind(
+        "int",
+        _fixed(int),
+        _fixed("Int64"),
+        _int_schema,
+        _int_constraints,
+        note=_int_note,
+        example=_int_example,
+        bounded=True,
+        foreign_types=(bool,),
+        foreign_normaliser=_int_from_bool,
+    ),
     # unsigned integer, optional ge / le: UInt64, or the narrowest UInt that holds le
     Kind(
         "uint",
@@ -235,10 +297,20 @@ _TABLE = (
         note=_int_note,
         example=_int_example,
         bounded=True,
+        foreign_types=(bool,),
+        foreign_normaliser=_int_from_bool,
     ),
     # finite 64-bit float (NaN and Infinity are refused), optional ge / le
     Kind(
-        "float", _fixed(float), _fixed("Float64"), _float_schema, _float_constraints, note=_float_note, example=_float_example, bounded=True
+        "float",
+        _fixed(float),
+        _fixed("Float64"),
+        _float_schema,
+        _float_constraints,
+        note=_float_note,
+        example=_float_example,
+        bounded=True,
+        foreign_normaliser=_finite_float,
     ),
     Kind("bool", _fixed(bool), _fixed("Bool"), _fixed({"type": "boolean"}), example=_fixed(True)),
     # RFC 3339 string or epoch s / ms / us / ns number; absent: the arrival time
@@ -270,6 +342,7 @@ _TABLE = (
         _fixed("String"),
         lambda f: {},
         normaliser=_json_normaliser,
+        foreign_normaliser=_json_foreign_normaliser,
         example=lambda f: {"example": True},
         null_is_a_value=True,
     ),
@@ -302,6 +375,7 @@ _TABLE = (
         _fixed("Array(Float64)"),
         _fixed({"type": "array", "items": _FINITE}),
         note=_fixed("Finite numbers."),
+        foreign_normaliser=_finite_floats,
         example=lambda f: [1.5],
         empty=list,
         fills_absent=True,
