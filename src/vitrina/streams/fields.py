@@ -139,7 +139,7 @@ class Field:
         base = kind.base(self, wide)
         typ = Annotated[base, msgspec.Meta(**meta)] if meta else base
         if foreign and kind.foreign_types:
-            typ = Union[(typ, *kind.foreign_types)]  # noqa: UP007  # a union built at run time
+            typ = Union[(typ, *kind.foreign_types)]  # a union built at run time
         if self.takes_null and not kind.null_is_a_value:
             typ = Union[typ, None]
         return typ
