@@ -95,6 +95,7 @@ class TransportSettings:
     topic_prefix: str = "vitrina."  # topic (or Redis stream key) of stream S: prefix + S ...
     topics: dict[str, str] = field(default_factory=dict)  # ... unless named here: {stream = topic}
     foreign: dict[str, str] = field(default_factory=dict)  # existing topics to load: {topic = stream}
+    redis_keys: dict[str, str] = field(default_factory=dict)  # Redis string keys to load: {glob = stream}
     partitions: int = 4  # for topics vitrina creates
     group: str = "vitrina-loader"
     consumer: str = ""  # consumer name prefix (Redis); default: the host name
@@ -266,5 +267,3 @@ def _check_model_tables(settings: Settings) -> None:
     for m in settings.extra_models:
         if m.name in tables or m.name.startswith("kafka_"):
             raise ConfigError(f"[models.{m.name}]: {m.name} is a table of the streams (or the Kafka engine's); name the model otherwise")
-
-
