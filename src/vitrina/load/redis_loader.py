@@ -193,7 +193,9 @@ class RedisLoader:
         """[transport.redis_keys]: a page of matching string keys into their streams."""
         if not self.mover.globs:
             return
-        step = self.mover.step()
+        step = self._guard("keys " + ", ".join(self.mover.globs), lambda _: self.mover.step())
+        if step is _FAILED:
+            return
         for glob, n in step.moved.items():
             self.metrics.keys_moved.labels(glob).inc(n)
         for glob, n in step.vanished.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from string import Template
+
+from vitrina.streams.builtin import ITEM_FAILURE_RATE
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -81,5 +83,6 @@ def render(sql: str, window: Window, context_s: float, database: str, our_hosts:
         "ctx_start_ns": _ns(ctx),
         "end_ns": _ns(window.end),
         "our_hosts": f"CAST([{hosts}], 'Array(String)')",
+        "item_failure_rate": ITEM_FAILURE_RATE,  # over per-item rows with a `created` column
     }
     return Template(sql).substitute(values)
