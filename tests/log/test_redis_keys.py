@@ -92,11 +92,19 @@ def test_keys_loaded_exactly_once_across_sigkills(redis_server: Redis, make_vitr
 def test_a_string_key_named_as_a_stream_stops_nothing_else(redis_server: Redis, make_vitrina: Any) -> None:
     r = redis.Redis(port=redis_server.port)
     r.set("store", store_event(random.Random(1), "s"))  # a string key, named below as if it were a stream
-    v = make_vitrina(transport_config() + '[transport.foreign]\nstore = "store_events"\n', extra_args=["--redis", redis_server.url])
+    config = transport_config() + '[transport.foreign]\nstore = "store_events"\n'
+    v = make_vitrina(config, start=False, extra_args=["--redis", redis_server.url])
+    v.spawn()  # not ready, so not started the usual way (it waits for /readyz)
+
+    def not_ready() -> Any:
+        assert v.proc is not None and v.proc.poll() is None, v.log_path.read_text()[-3000:]
+        resp = httpx.get(f"{v.url}/readyz", timeout=5)
+        return resp.status_code == 503 and "store" in resp.text and resp
+
+    ready = wait_for(v, not_ready, 60, "/readyz 503 naming the key")
+    assert "WRONGTYPE" in ready.json()["message"], ready.text
     produce(v, "other", 3)
     wait_for(v, lambda: loaded_rows(v, "other") == 300, 60, "the metrics stream still loads")
-    ready = wait_for(v, lambda: (resp := httpx.get(f"{v.url}/readyz", timeout=5)).status_code == 503 and resp, 30, "/readyz 503")
-    assert "store" in ready.json()["message"] and "WRONGTYPE" in ready.json()["message"], ready.text
     # fixed (the key becomes a stream): loaded, and ready again
     r.delete("store")
     r.xadd("store", {"data": store_event(random.Random(2), "fixed")})
