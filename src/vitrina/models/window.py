@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from string import Template
-
-from vitrina.streams.builtin import ITEM_FAILURE_RATE
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
+
+from vitrina.streams.builtin import ITEM_FAILURE_RATE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_END = datetime(2200, 1, 1, tzinfo=UTC)  # within DateTime64(3) and UInt64 nanoseconds
