@@ -52,7 +52,8 @@ def row(i: int) -> bytes:
 
 
 def seed_upload(i: int) -> bytes:
-    """An `item_events` message of the upload monitor, validated by the loader."""
+    """An `item_events` message as the upload monitor's producer sends it (a JSON bool, a
+    numeric string, `data` a string holding JSON), validated by the loader."""
     return json.dumps(
         {
             "ts_ns": 1_763_800_000_000_000_000 + i,
@@ -64,12 +65,12 @@ def seed_upload(i: int) -> bytes:
             "country": "RU",
             "url_by_media": {},
             "event": "UPDATE",
-            "attempt_id": "a",
-            "request_id": "r",
+            "attempt_id": f"{1600 + i % 1000}|282639",
+            "request_id": f"{i:016x}",
             "up_ts": 0,
-            "is_created": 0,
-            "origin_id": 1,
-            "data": None,
+            "is_created": False,
+            "origin_id": str(1 + i % 100),
+            "data": json.dumps({"info": {"attempt": 1}}),
         }
     ).encode()
 
@@ -313,6 +314,7 @@ def main() -> None:
             ("  CPU per event, consumer + broker: loader", f"{loader.cpu_us:.2f} + {loader.broker_cpu_us:.2f} µs"),
             ("bare consume (seed item_events)", f"{bare_seed.rate:,.0f} msg/s"),
             ("Kafka loader, seed format validated", f"{seed.rate:,.0f} events/s ({seed.rate / bare_seed.rate:.0%} of bare)"),
+            ("  foreign topic / own topic loader rate", f"{seed.rate / loader.rate:.0%} (the target: at least 50 %)"),
             ("Redis loader into chdb", f"{rd:,.0f} events/s"),
             (
                 f"freshness at {args.fresh_rate:,} events/s",

@@ -82,6 +82,12 @@ class Malformed(Problem):
 TOO_DEEP = "nested too deeply (the limit is about 1,000 levels of arrays and objects)"
 
 
+def _both(first: Any, then: Any) -> Any:
+    if first is None or then is None:
+        return first or then
+    return lambda value, arrival: then(first(value, arrival), arrival)
+
+
 class FieldChecks:
     """Each field of an item checked alone, for the reason of a rejected item: msgspec stops
     at the first bad field, a reason names them all. Only run on items already found bad."""
@@ -96,7 +102,7 @@ class FieldChecks:
                 msgspec.json.Decoder(f.msgspec_type(False, foreign), strict=strict),
                 msgspec.json.Decoder(f.msgspec_type(True, foreign), strict=strict) if f.overflow() is not None else None,
                 f.overflow(),
-                f.normaliser(foreign),
+                _both(f.normaliser(foreign), f.foreign_check() if foreign else None),
             )
             for f in stream.fields
         ]
@@ -166,6 +172,9 @@ class StreamValidator:
         self._raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
         self._encoder = msgspec.json.Encoder()
         self._norms = [(f.name, fn) for f in stream.fields if (fn := f.normaliser(foreign)) is not None]
+        # Lax decoding reads "nan" / "inf" strings into floats: checked only in a batch whose
+        # text has them (a whole batch's bytes are searched in C; a check per float is not).
+        self._checks = [(f.name, fn) for f in stream.fields if foreign and (fn := f.foreign_check()) is not None]
         self._fields = FieldChecks(stream, foreign)
         self._foreign_twin: StreamValidator | None = None
 
@@ -189,8 +198,22 @@ class StreamValidator:
 
     def check_json(self, body: bytes, arrival_ns: int) -> Checked:
         """A JSON object or an array of objects."""
-        if self.foreign and b"NaN" in body:
+        if self.foreign:
+            return self._foreign_json(body, arrival_ns)
+        return self._check_json(body, arrival_ns, [])
+
+    def _foreign_json(self, body: bytes, arrival_ns: int) -> Checked:
+        if b"NaN" in body:
             body = nan_as_null(body)
+        return self._check_json(body, arrival_ns, self._checks_for(body))
+
+    def _checks_for(self, body: bytes) -> list[tuple[str, Any]]:
+        if not self._checks:
+            return []
+        low = body.lower()
+        return self._checks if b"nan" in low or b"inf" in low else []
+
+    def _check_json(self, body: bytes, arrival_ns: int, checks: list[tuple[str, Any]]) -> Checked:
         head = body.lstrip()[:1]
         if head == b"{":
             item = self._decode_one(body, None)
@@ -198,26 +221,29 @@ class StreamValidator:
                 raise BadBody(item.message)
             if isinstance(item, Problem):
                 return self._rejected_single(body, item)
-            return self._finish([item], [None], arrival_ns, 1)
+            return self._finish([item], [None], arrival_ns, 1, checks)
         if head == b"[":
             try:
                 items = self._many.decode(body)
             except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
                 # ValidationError first: it is a DecodeError subclass (valid JSON, wrong shape)
-                return self._item_by_item(self._split_array(body), arrival_ns)
+                return self._item_by_item(self._split_array(body), arrival_ns, checks)
             except msgspec.DecodeError as err:
                 raise BadBody(f"malformed JSON: {err}") from None
-            return self._finish(items, list(range(len(items))), arrival_ns, len(items))
+            return self._finish(items, list(range(len(items))), arrival_ns, len(items), checks)
         if not head:
             raise BadBody("empty body: send a JSON object, an array of objects, or NDJSON")
         raise BadBody("the body must be a JSON object, an array of objects, or NDJSON lines")
 
     def check_ndjson(self, body: bytes, arrival_ns: int) -> Checked:
         """One JSON object per line; a malformed line is one rejected item, not a bad body."""
-        if self.foreign and b"NaN" in body:
-            body = nan_as_null(body)
+        checks: list[tuple[str, Any]] = []
+        if self.foreign:
+            if b"NaN" in body:
+                body = nan_as_null(body)
+            checks = self._checks_for(body)
         lines = [ln for ln in body.split(b"\n") if ln.strip()]
-        return self._item_by_item(lines, arrival_ns)
+        return self._item_by_item(lines, arrival_ns, checks)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -289,7 +315,7 @@ class StreamValidator:
         except NotAnArray as err:
             raise BadBody(f"malformed JSON: {err}") from None
 
-    def _item_by_item(self, raws: list[bytes], arrival_ns: int) -> Checked:
+    def _item_by_item(self, raws: list[bytes], arrival_ns: int, checks: list[tuple[str, Any]]) -> Checked:
         good: list[Any] = []
         where: list[int | None] = []
         bad: list[tuple[Problem, bytes]] = []
@@ -300,16 +326,17 @@ class StreamValidator:
             else:
                 good.append(item)
                 where.append(i)
-        out = self._finish(good, where, arrival_ns, len(raws))
+        out = self._finish(good, where, arrival_ns, len(raws), checks)
         for problem, raw in bad:
             out.problems.append(problem)
             out.raws.append(raw)
         out.problems.sort(key=lambda p: p.index or 0)
         return out
 
-    def _normalise(self, item: Any, arrival_ns: int) -> list[tuple[str, str]]:
+    @staticmethod
+    def _normalise(item: Any, arrival_ns: int, norms: list[tuple[str, Any]]) -> list[tuple[str, str]]:
         bad: list[tuple[str, str]] = []
-        for name, fn in self._norms:
+        for name, fn in norms:
             try:
                 setattr(item, name, fn(getattr(item, name), arrival_ns))
             except (ValueError, TypeError) as exc:
@@ -319,13 +346,14 @@ class StreamValidator:
     def _rejected_single(self, raw: bytes, problem: Problem) -> Checked:
         return Checked(problems=[problem], raws=[raw], total=1)
 
-    def _finish(self, items: list[Any], where: list[int | None], arrival_ns: int, total: int) -> Checked:
+    def _finish(self, items: list[Any], where: list[int | None], arrival_ns: int, total: int, checks: list[tuple[str, Any]]) -> Checked:
         out = Checked(total=total)
-        if self._norms:
+        norms = self._norms + checks if checks else self._norms
+        if norms:
             kept = []
             for item, index in zip(items, where, strict=False):
                 # The item decoded: only its normalisers can refuse it now, each field alone.
-                bad = self._normalise(item, arrival_ns)
+                bad = self._normalise(item, arrival_ns, norms)
                 if bad:
                     text = "; ".join([bad[0][1], *(f"{n}: {m}" for n, m in bad[1:])])
                     out.problems.append(Problem(index, bad[0][0], text))

@@ -162,6 +162,12 @@ class Field:
             return self.spec.foreign_normaliser(self)
         return self.spec.normaliser(self)
 
+    def foreign_check(self) -> Normaliser | None:
+        """For a foreign source's value: a check of what lax decoding may let through (a
+        numeric string "nan" into a float), or None."""
+        check = self.spec.foreign_check
+        return check(self) if check is not None else None
+
     def json_schema(self) -> dict[str, Any]:
         """The field's JSON Schema (OpenAPI 3.1): the same bounds the validator enforces."""
         out = dict(self.spec.schema(self))

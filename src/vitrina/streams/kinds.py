@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import msgspec
 
-from vitrina.streams.ranges import FLOAT_MAX, INT64_MAX, INT64_MIN, UINT64_MAX, time_number_ranges, uint_type
+from vitrina.streams.ranges import FLOAT_MAX, INT64_MAX, INT64_MIN, MAX_NS, UINT64_MAX, time_number_ranges, uint_type
 from vitrina.streams.timeparse import to_epoch_ns
 
 if TYPE_CHECKING:
@@ -43,10 +43,13 @@ class Kind:
     constraints: Callable[[Field, bool], dict[str, Any]] = lambda f, wide: {}  # msgspec.Meta bounds
     normaliser: Callable[[Field], Normaliser | None] = lambda f: None  # None: stored as decoded
     # From a foreign source (a seed's topic or keys, read as ClickHouse's JSONEachRow read them;
-    # the decoder also turns numeric strings into numbers): more types a value may arrive as,
-    # and the normaliser then (None: the same as from vitrina's own API).
+    # the decoder also turns numeric strings into numbers): more types a value may arrive as;
+    # the normaliser then (None: the same as from vitrina's own API; one returning None: the
+    # value goes to the insert as decoded, and JSONEachRow reads it as the seed's table did);
+    # and a check run only when the batch may hold what lax decoding lets through ("nan").
     foreign_types: tuple[Any, ...] = ()
     foreign_normaliser: Callable[[Field], Normaliser | None] | None = None
+    foreign_check: Callable[[Field], Normaliser] | None = None
     overflow: Callable[[Field], Overflow | None] = lambda f: None  # None: the fast type's bounds are exact
     note: Callable[[Field], str] = lambda f: ""  # what the docs say it accepts
     example: Callable[[Field], Any] = lambda f: None  # a valid value (None for a time: "now")
@@ -85,12 +88,6 @@ def _uint_overflow(f: Field) -> Overflow | None:
     if hi <= INT64_MAX:
         return None
     return lambda v: None if v is None or v <= hi else f"Expected `int` <= {hi}"
-
-
-def _int_from_bool(f: Field) -> Normaliser:
-    """JSONEachRow reads a JSON bool into an integer column as 0 / 1 (the upload monitor sends
-    `"is_created": false`)."""
-    return lambda value, _arrival: int(value) if value.__class__ is bool else value
 
 
 def _big_uint(wide: bool) -> Any:
@@ -184,22 +181,11 @@ def _json_normaliser(f: Field) -> Normaliser:
     return lambda value, _arrival: None if value is None or bytes(value) == b"null" else bytes(value).decode()
 
 
-_text_of = msgspec.json.Decoder(str)
-
-
-def _json_foreign_normaliser(f: Field) -> Normaliser:
-    """A JSON string is stored as the text it holds, as JSONEachRow stores it in a String
-    column: the upload monitor sends `data` as a string holding a JSON object."""
-
-    def norm_json(value: Any, _arrival: int) -> Any:
-        if value is None:
-            return None
-        raw = bytes(value)
-        if raw[:1] == b'"':
-            return _text_of.decode(raw)
-        return None if raw == b"null" else raw.decode()
-
-    return norm_json
+def _as_decoded(f: Field) -> None:
+    """From a foreign source the decoded value goes to the insert as it is, and JSONEachRow
+    reads it as the seed's ClickHouse did: a bool into an integer column as 0 / 1, a JSON
+    string into a String column as the text it holds, an object or a number as its JSON text."""
+    return None
 
 
 # -- times ------------------------------------------------------------------------------------
@@ -233,6 +219,9 @@ def _time_normaliser(f: Field) -> Normaliser:
         secs, frac = divmod(ns, 1_000_000_000)
         return msgspec.Raw(b"%d.%0*d" % (secs, precision, frac // scale)) if precision else secs
 
+    if storage == "epoch_ns" and unit == "ns":
+        # The upload monitor's ts_ns: an integer in range is stored as it is (the hot path).
+        return lambda value, arrival_ns: value if value.__class__ is int and 0 <= value <= MAX_NS else norm_time(value, arrival_ns)
     return norm_time
 
 
@@ -284,7 +273,6 @@ _TABLE = (
         example=_int_example,
         bounded=True,
         foreign_types=(bool,),
-        foreign_normaliser=_int_from_bool,
     ),
     # unsigned integer, optional ge / le: UInt64, or the narrowest UInt that holds le
     Kind(
@@ -298,7 +286,6 @@ _TABLE = (
         example=_int_example,
         bounded=True,
         foreign_types=(bool,),
-        foreign_normaliser=_int_from_bool,
     ),
     # finite 64-bit float (NaN and Infinity are refused), optional ge / le
     Kind(
@@ -310,7 +297,7 @@ _TABLE = (
         note=_float_note,
         example=_float_example,
         bounded=True,
-        foreign_normaliser=_finite_float,
+        foreign_check=_finite_float,
     ),
     Kind("bool", _fixed(bool), _fixed("Bool"), _fixed({"type": "boolean"}), example=_fixed(True)),
     # RFC 3339 string or epoch s / ms / us / ns number; absent: the arrival time
@@ -330,6 +317,7 @@ _TABLE = (
         _fixed("String"),
         _id_schema,
         normaliser=_id_normaliser,
+        foreign_normaliser=_as_decoded,
         overflow=_id_overflow,
         note=_id_note,
         example=_text_example,
@@ -342,7 +330,7 @@ _TABLE = (
         _fixed("String"),
         lambda f: {},
         normaliser=_json_normaliser,
-        foreign_normaliser=_json_foreign_normaliser,
+        foreign_normaliser=_as_decoded,
         example=lambda f: {"example": True},
         null_is_a_value=True,
     ),
@@ -375,7 +363,7 @@ _TABLE = (
         _fixed("Array(Float64)"),
         _fixed({"type": "array", "items": _FINITE}),
         note=_fixed("Finite numbers."),
-        foreign_normaliser=_finite_floats,
+        foreign_check=_finite_floats,
         example=lambda f: [1.5],
         empty=list,
         fills_absent=True,
