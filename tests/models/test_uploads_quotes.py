@@ -138,6 +138,16 @@ def test_daily_sellers_top10_and_anomalies(uploads: VitrinaProcess) -> None:
     assert got[(D, 1001)]["anomaly"] is False  # no baseline at all: a first day is not an anomaly
 
 
+def test_per_origin_attempt_time(uploads: VitrinaProcess) -> None:
+    got = rows(uploads, f"SELECT * FROM vitrina.uploads_origin_daily WHERE day = '{D}'")
+    assert len(got) == 1 and got[0]["origin"] == "upload/api"  # every attempt above is upload/api
+    live = [35.0, 10.0, 5.0] + [5.0] * 10 + [100.0]  # A, B, D, and the eleven of 10:01
+    mean = sum(live) / len(live)
+    sigma = math.sqrt(sum((x - mean) ** 2 for x in live) / len(live))
+    assert (got[0]["items"], got[0]["created_items"]) == (20, 14) and close(got[0]["failure_rate"], 6 / 20)
+    assert close(got[0]["attempt_mean_s"], mean) and close(got[0]["attempt_sigma_s"], sigma)
+
+
 def test_country_quantiles_and_media_hosts(uploads: VitrinaProcess) -> None:
     got = {r["country"]: r for r in rows(uploads, f"SELECT * FROM vitrina.uploads_country_daily WHERE day = '{D}'")}
     assert close(got["RU"]["full_p50_s"], 15.0) and close(got["US"]["full_p95_s"], 10.0) and got["CN"]["full_p50_s"] is None
