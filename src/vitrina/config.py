@@ -267,3 +267,5 @@ def _check_model_tables(settings: Settings) -> None:
     for m in settings.extra_models:
         if m.name in tables or m.name.startswith("kafka_"):
             raise ConfigError(f"[models.{m.name}]: {m.name} is a table of the streams (or the Kafka engine's); name the model otherwise")
+
+
