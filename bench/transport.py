@@ -31,6 +31,7 @@ from tests.log.services import Redis, Tansu
 from bench.bare_consume import consume_rate
 from bench.common import ROOT, report, server
 from vitrina.config import TransportSettings
+from vitrina.intake.validate import StreamValidator
 from vitrina.load.kafka_loader import KafkaLoader
 from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.redis_loader import RedisLoader
@@ -52,7 +53,8 @@ def row(i: int) -> bytes:
 
 
 def seed_upload(i: int) -> bytes:
-    """An `item_events` message of the upload monitor, validated by the loader."""
+    """An `item_events` message as the upload monitor's producer sends it (a JSON bool, a
+    numeric string, `data` a string holding JSON), validated by the loader."""
     return json.dumps(
         {
             "ts_ns": 1_763_800_000_000_000_000 + i,
@@ -64,14 +66,22 @@ def seed_upload(i: int) -> bytes:
             "country": "RU",
             "url_by_media": {},
             "event": "UPDATE",
-            "attempt_id": "a",
-            "request_id": "r",
+            "attempt_id": f"{1600 + i % 1000}|282639",
+            "request_id": f"{i:016x}",
             "up_ts": 0,
-            "is_created": 0,
-            "origin_id": 1,
-            "data": None,
+            "is_created": False,
+            "origin_id": str(1 + i % 100),
+            "data": json.dumps({"info": {"attempt": 1}}),
         }
     ).encode()
+
+
+_SEED_VALIDATOR = StreamValidator(STREAMS["uploads"]).for_foreign()
+
+
+def upload_row(i: int) -> bytes:
+    """The same upload as `seed_upload(i)`, as the row the intake would have put on vitrina's topic."""
+    return _SEED_VALIDATOR.check_json(seed_upload(i), 0).rows.rstrip(b"\n")
 
 
 def fill_topic(bootstrap: str, topic: str, n: int, make: Callable[[int], bytes], header: bool) -> None:
@@ -167,14 +177,21 @@ def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
         assigned = lambda: bool(loader.consumer and loader.consumer.assignment())  # noqa: E731
         out["loader"] = run_loader(loader, metrics, "metrics", events, assigned, broker.proc.pid)
         assert wh.query("SELECT count() FROM vitrina.metrics").result_rows[0][0] == events
-        # the seed format, validated by the loader (foreign topic)
+        # the seed format, validated by the loader (foreign topic), against the same events as
+        # rows on vitrina's own uploads topic (validated by the intake, inserted as they are)
         seed_n = events // 2
+        ensure_topics(broker.bootstrap, ["vitrina.uploads"], t.partitions)
+        fill_topic(broker.bootstrap, "vitrina.uploads", seed_n, upload_row, header=True)
+        uploads_only = {"uploads": STREAMS["uploads"]}
+        loader_up = KafkaLoader(replace(t, group="bench-own-uploads"), uploads_only, wh, WarehouseSink(wh), metrics, "own-up")
+        assigned_up = lambda: bool(loader_up.consumer and loader_up.consumer.assignment())  # noqa: E731
+        out["loader_own_uploads"] = run_loader(loader_up, metrics, "uploads", seed_n, assigned_up, broker.proc.pid)
         fill_topic(broker.bootstrap, "item_events", seed_n, seed_upload, header=False)
         out["bare_seed"] = bare_consume(broker, "item_events", seed_n)
         t2 = replace(t, group="bench-seed", foreign={"item_events": "uploads"})
         loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, WarehouseSink(wh), metrics, "bench-seed")
         assigned2 = lambda: bool(loader2.consumer and loader2.consumer.assignment())  # noqa: E731
-        out["loader_seed"] = run_loader(loader2, metrics, "uploads", seed_n, assigned2, broker.proc.pid)
+        out["loader_seed"] = run_loader(loader2, metrics, "uploads", 2 * seed_n, assigned2, broker.proc.pid)
         wh.close()
     finally:
         broker.kill()
@@ -299,6 +316,7 @@ def main() -> None:
         "redis_events": args.redis_events,
     }
     bare, inproc, loader, seed, bare_seed = k["bare"], k["bare_in_process"], k["loader"], k["loader_seed"], k["bare_seed"]
+    own_up = k["loader_own_uploads"]
     report(
         "transport",
         [
@@ -313,6 +331,9 @@ def main() -> None:
             ("  CPU per event, consumer + broker: loader", f"{loader.cpu_us:.2f} + {loader.broker_cpu_us:.2f} µs"),
             ("bare consume (seed item_events)", f"{bare_seed.rate:,.0f} msg/s"),
             ("Kafka loader, seed format validated", f"{seed.rate:,.0f} events/s ({seed.rate / bare_seed.rate:.0%} of bare)"),
+            ("Kafka loader, the same uploads as vitrina rows", f"{own_up.rate:,.0f} events/s"),
+            ("  foreign / own topic, same stream (the validation's cost)", f"{seed.rate / own_up.rate:.0%} (the target: at least 50 %)"),
+            ("  foreign uploads / own metrics topic", f"{seed.rate / loader.rate:.0%} (uploads rows are ~4x the bytes)"),
             ("Redis loader into chdb", f"{rd:,.0f} events/s"),
             (
                 f"freshness at {args.fresh_rate:,} events/s",

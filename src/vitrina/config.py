@@ -95,6 +95,7 @@ class TransportSettings:
     topic_prefix: str = "vitrina."  # topic (or Redis stream key) of stream S: prefix + S ...
     topics: dict[str, str] = field(default_factory=dict)  # ... unless named here: {stream = topic}
     foreign: dict[str, str] = field(default_factory=dict)  # existing topics to load: {topic = stream}
+    redis_keys: dict[str, str] = field(default_factory=dict)  # Redis string keys to load: {glob = stream}
     partitions: int = 4  # for topics vitrina creates
     group: str = "vitrina-loader"
     consumer: str = ""  # consumer name prefix (Redis); default: the host name

@@ -25,6 +25,7 @@ class StorageHealth:
         self.wal_error: str | None = None  # set while appends fail (read on the hot path: one attribute)
         self._insert_error: str | None = None
         self._insert_failing_since = 0.0
+        self._sources: dict[str, str] = {}  # log sources a loader cannot read: {source: error}
 
     # -- the write-ahead log (event loop and sync thread) ----------------------------------------
 
@@ -47,6 +48,17 @@ class StorageHealth:
             with self._lock:
                 self._insert_error = None
 
+    # -- log sources (loader threads): a topic or Redis key that cannot be read ----------------
+
+    def source_failed(self, source: str, error: str) -> None:
+        with self._lock:
+            self._sources[source] = error
+
+    def source_ok(self, source: str) -> None:
+        if source in self._sources:
+            with self._lock:
+                self._sources.pop(source, None)
+
     # -- readers --------------------------------------------------------------------------------
 
     @property
@@ -65,6 +77,9 @@ class StorageHealth:
             return f"the write-ahead log cannot be written: {wal}"
         with self._lock:
             error, since = self._insert_error, self._insert_failing_since
+            sources = sorted(self._sources.items())
         if error is not None and self._clock() - since >= self.grace_s:
             return f"the warehouse has refused inserts for {self._clock() - since:.0f} s: {error}"
+        if sources:
+            return "a log source cannot be read: " + "; ".join(f"{name}: {why}" for name, why in sources)
         return None

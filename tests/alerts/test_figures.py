@@ -27,8 +27,15 @@ LIVE_ITEMS = (
     "WHERE ts_ns >= $now_ns - 3600000000000 AND ts_ns < $now_ns GROUP BY item_id "
     "HAVING max(up_ts) >= $now_ns - 60000000000 AND max(up_ts) < $now_ns"
 )
+# The upload monitor's per-item table (attempt_create_time): one row per item, first attempt and
+# whether any attempt created it; its failure rate is over the items first seen in the window.
+ATTEMPT_CREATE_TIME = (
+    "SELECT item_id, min(ts_ns) AS first, max(is_created) AS is_created FROM $db.uploads "
+    "WHERE ts_ns >= $now_ns - 3660000000000 AND ts_ns < $now_ns GROUP BY item_id HAVING first >= $now_ns - 60000000000"
+)
 SEED = {
-    "vitrina_upload_failure_ratio": "SELECT 1 - countIf(is_created = 1) / count() AS value "
+    "vitrina_upload_failure_ratio": f"SELECT sum(if(is_created, 0, 1)) / count() AS value FROM ({ATTEMPT_CREATE_TIME}) HAVING count() > 0",
+    "vitrina_upload_failed_attempt_ratio": "SELECT 1 - countIf(is_created = 1) / count() AS value "
     f"FROM $db.uploads WHERE {LAST_MINUTE} HAVING count() > 0",
     "vitrina_upload_attempts": f"SELECT count() AS value FROM $db.uploads WHERE {LAST_MINUTE}",
     "vitrina_upload_attempt_mean_seconds": f"SELECT avg(a) AS value FROM ({LIVE_ITEMS}) HAVING count() > 0",

@@ -84,8 +84,10 @@ def test_failure_rate_control_limits_and_segments_per_minute(uploads: VitrinaPro
         for r in rows(uploads, f"SELECT toString(minute) AS m, * FROM vitrina.uploads_minute WHERE toDate(minute) = '{D}' ORDER BY m")
     }
     m0 = got["10:00"]
-    # 5 attempts, 3 created → failure rate 2/5; sellers 1001, 1002, 1003
-    assert (m0["attempts"], m0["created_attempts"], m0["sellers"]) == (5, 3, 3) and close(m0["failure_rate"], 0.4)
+    # 5 attempts, 3 created → 2/5 of the attempts failed; sellers 1001, 1002, 1003
+    assert (m0["attempts"], m0["created_attempts"], m0["sellers"]) == (5, 3, 3) and close(m0["failed_attempt_share"], 0.4)
+    # the failure rate is per item: A, B, C, D first seen here, only C never created → 1/4
+    assert m0["items"] == 4 and close(m0["failure_rate"], 0.25)
     assert (m0["created_items_ru"], m0["created_items_rest"]) == (1, 2)  # A; B and D (no country is not RU)
     a = [35.0, 10.0, 5.0]  # attempt times of the items first seen in 10:00 that went live
     mean = sum(a) / 3
@@ -108,12 +110,17 @@ def test_daily_sellers_top10_and_anomalies(uploads: VitrinaProcess) -> None:
     day = rows(uploads, f"SELECT * FROM vitrina.uploads_daily WHERE day = '{D}'")[0]
     # attempts 5 + 11 + 5 = 21, created 3 + 11 = 14; items 4 + 11 + 5; sellers 3 + 11 + 1
     assert (day["attempts"], day["items"], day["created_items"], day["unique_sellers"]) == (21, 20, 14, 15)
-    assert close(day["failure_rate"], 1 - 14 / 21)
+    assert close(day["failed_attempt_share"], 1 - 14 / 21)
+    # per item: 20 first seen on D (A-D, eleven at 10:01, five of 3000); C and 3000's five never created
+    assert day["new_items"] == 20 and close(day["failure_rate"], 6 / 20)
     sellers = rows(uploads, f"SELECT company_id, items, items_rank, top10 FROM vitrina.uploads_sellers_daily WHERE day = '{D}'")
     ranked = [r["company_id"] for r in sorted(sellers, key=lambda r: r["items_rank"])]
     # 3000 has 5 items, 1001 two, then one each, ties by seller id
     assert ranked[:4] == [3000, 1001, 1002, 1003]
     assert {r["company_id"] for r in sellers if r["top10"]} == {3000, 1001, 1002, 1003, *range(2000, 2006)}
+    rates = {r["company_id"]: r["failure_rate"] for r in rows(uploads, f"SELECT * FROM vitrina.uploads_sellers_daily WHERE day = '{D}'")}
+    # 1001: A created, C not → 1/2; 3000: five new items, none created; 1002: B created
+    assert close(rates[1001], 0.5) and close(rates[3000], 1.0) and close(rates[1002], 0.0)
 
     got = {
         (str(r["day"]), r["company_id"]): r
@@ -129,6 +136,16 @@ def test_daily_sellers_top10_and_anomalies(uploads: VitrinaProcess) -> None:
     before = got[("2026-02-02", 3000)]  # 1 item against nine ones in its 30 days: 1 < 0.3 + 2 * 0.458
     assert before["baseline_days"] == 9 and before["anomaly"] is False
     assert got[(D, 1001)]["anomaly"] is False  # no baseline at all: a first day is not an anomaly
+
+
+def test_per_origin_attempt_time(uploads: VitrinaProcess) -> None:
+    got = rows(uploads, f"SELECT * FROM vitrina.uploads_origin_daily WHERE day = '{D}'")
+    assert len(got) == 1 and got[0]["origin"] == "upload/api"  # every attempt above is upload/api
+    live = [35.0, 10.0, 5.0] + [5.0] * 10 + [100.0]  # A, B, D, and the eleven of 10:01
+    mean = sum(live) / len(live)
+    sigma = math.sqrt(sum((x - mean) ** 2 for x in live) / len(live))
+    assert (got[0]["items"], got[0]["created_items"]) == (20, 14) and close(got[0]["failure_rate"], 6 / 20)
+    assert close(got[0]["attempt_mean_s"], mean) and close(got[0]["attempt_sigma_s"], sigma)
 
 
 def test_country_quantiles_and_media_hosts(uploads: VitrinaProcess) -> None:

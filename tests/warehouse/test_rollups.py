@@ -86,4 +86,4 @@ def test_rollup_endpoint_filters_and_merges_keys(vitrina: VitrinaProcess) -> Non
     assert bad.status_code == 400 and "nosuchkey" in bad.json()["message"]
     assert httpx.get(f"{vitrina.url}/v1/rollups/nosuch").status_code == 404
     per_minute = httpx.get(f"{vitrina.url}/v1/rollups/uploads", params={"resolution": "1m", "last": 3600}).json()
-    assert all("failure_rate" in r for r in per_minute["data"])
+    assert all("failed_attempt_share" in r for r in per_minute["data"])  # a rollup figure (per attempt)

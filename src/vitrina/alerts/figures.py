@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from string import Template
 from typing import Any
 
-from vitrina.streams.builtin import QUOTES, SEGMENT, SEGMENTS, UPLOADS, attempt_seconds
+from vitrina.streams.builtin import ITEM_FAILURE_RATE, QUOTES, SEGMENT, SEGMENTS, UPLOADS, attempt_seconds, item_rows
 from vitrina.streams.declare import Aggregate, Rollup
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # a Prometheus metric name
@@ -63,8 +63,13 @@ BUILTIN_FIGURES: dict[str, Figure] = {
     for f in (
         Figure(
             "vitrina_upload_failure_ratio",
-            f"SELECT {_raw(_UPLOADS, 'failure_rate')} AS value FROM $db.uploads WHERE {_last_minute_ns()} HAVING count() > 0",
-            "Share of the last minute's upload attempts that were not created.",
+            f"SELECT {ITEM_FAILURE_RATE} AS value FROM ({item_rows('$db.uploads', '$now_ns - 60000000000', '$now_ns')}) HAVING count() > 0",
+            "Share of the items first seen in the last minute that no attempt created (the upload monitor's failure rate).",
+        ),
+        Figure(
+            "vitrina_upload_failed_attempt_ratio",
+            f"SELECT {_raw(_UPLOADS, 'failed_attempt_share')} AS value FROM $db.uploads WHERE {_last_minute_ns()} HAVING count() > 0",
+            "Share of the last minute's upload attempts that did not create their item (retries included).",
         ),
         Figure(
             "vitrina_upload_attempts",

@@ -2,7 +2,12 @@
 
 msgspec decodes straight into a struct generated from the declaration (fast path: the whole
 body at once). Only when that fails is the body re-read item by item, so that one bad event
-is rejected alone with its index, field and reason while the others are stored.
+is rejected alone with its index, every bad field and the reasons while the others are stored.
+
+A `foreign` validator reads a foreign source (a seed's Kafka topic or Redis keys) the way the
+seeds' ClickHouse read it through JSONEachRow: numeric strings into numbers, a bool into an
+integer as 0 / 1, a JSON string into a `json` field as the text it holds, and a bare `NaN`
+token (pandas' json.dumps of an empty cell) as null. vitrina's own API stays strict.
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ from vitrina.streams.declare import Stream
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _NAMED = re.compile(r"field `([^`]+)`")
 _INDEX = re.compile(r"^\[(\d+)\]")
+# A JSON string (kept as it is) or a bare NaN token (read as null): strings are matched first,
+# so a "NaN" inside one is never touched. A regex because no JSON library rewrites tokens.
+_NAN_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|(?<![\w.])NaN(?![\w.])')
+NAN_NOTE = " (null, or a bare NaN: read as null)"
+
+
+def nan_as_null(body: bytes) -> bytes:
+    """`body` with each bare NaN token (outside strings) replaced by null."""
+    return _NAN_TOKEN.sub(lambda m: m.group(0) if m.group(0)[:1] == b'"' else b"null", body)
 
 
 @dataclass(frozen=True)
@@ -68,33 +82,138 @@ class Malformed(Problem):
 TOO_DEEP = "nested too deeply (the limit is about 1,000 levels of arrays and objects)"
 
 
-class StreamValidator:
-    def __init__(self, stream: Stream) -> None:
+def _both(first: Any, then: Any) -> Any:
+    if first is None or then is None:
+        return first or then
+    return lambda value, arrival: then(first(value, arrival), arrival)
+
+
+class FieldChecks:
+    """Each field of an item checked alone, for the reason of a rejected item: msgspec stops
+    at the first bad field, a reason names them all. Only run on items already found bad."""
+
+    def __init__(self, stream: Stream, foreign: bool) -> None:
+        strict = not foreign
         self.stream = stream
+        self._raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
+        self._checks = [
+            (
+                f,
+                msgspec.json.Decoder(f.msgspec_type(False, foreign), strict=strict),
+                msgspec.json.Decoder(f.msgspec_type(True, foreign), strict=strict) if f.overflow() is not None else None,
+                f.overflow(),
+                _both(f.normaliser(foreign), f.foreign_check() if foreign else None),
+            )
+            for f in stream.fields
+        ]
+        self._names = {f.name for f in stream.fields}
+
+    def problems(self, raw: bytes) -> list[tuple[str | None, str]]:
+        """(field, reason) of every bad field of `raw`, in declaration order; [] when the
+        item is not an object of readable fields."""
+        try:
+            item = self._raw_fields.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return []
+        found: list[tuple[str | None, str]] = []
+        for f, fast, wide, overflow, norm in self._checks:
+            if f.name not in item:
+                if f.required:
+                    found.append((f.name, f"Object missing required field `{f.name}`"))
+                continue
+            why = self._one_field(f.name, bytes(item[f.name]), fast, wide, overflow, norm)
+            if why is not None:
+                found.append((f.name, why))
+        if self.stream.strict:
+            found += [(name, f"Object contains unknown field `{name}`") for name in item if name not in self._names]
+        return found
+
+    @staticmethod
+    def _one_field(name: str, raw: bytes, fast: Any, wide: Any, overflow: Any, norm: Any) -> str | None:
+        try:
+            value = fast.decode(raw)
+        except msgspec.ValidationError as err:
+            if wide is None:
+                return str(err).replace("`$", f"`$.{name}")
+            try:
+                value = wide.decode(raw)
+            except msgspec.ValidationError as err2:
+                return str(err2).replace("`$", f"`$.{name}")
+            why: str | None = overflow(value)
+            if why is not None:
+                return why
+        except UnicodeDecodeError as err:
+            return f"a string is not valid UTF-8 ({err.reason})"
+        except RecursionError:
+            return TOO_DEEP
+        except msgspec.DecodeError as err:
+            return f"malformed JSON: {err}"
+        if norm is not None:
+            try:
+                norm(value, 0)
+            except (ValueError, TypeError) as exc:
+                return str(exc)
+        return None
+
+
+class StreamValidator:
+    def __init__(self, stream: Stream, foreign: bool = False) -> None:
+        self.stream = stream
+        self.foreign = foreign
+        strict = not foreign  # lax: msgspec reads numeric strings into numbers, as JSONEachRow did
         self.item_type = self._struct(wide=False)
-        self._one = msgspec.json.Decoder(self.item_type)
-        self._many = msgspec.json.Decoder(list[self.item_type])  # type: ignore[name-defined]
+        self._one = msgspec.json.Decoder(self.item_type, strict=strict)
+        self._many = msgspec.json.Decoder(list[self.item_type], strict=strict)  # type: ignore[name-defined]
         # Integers beyond INT64_MAX (UInt64 columns) fail the fast types; such items are read
         # again with the wide type and checked against their column here.
         self._overflow = [(f.name, check) for f in stream.fields if (check := f.overflow()) is not None]
-        self._one_wide = msgspec.json.Decoder(self._struct(wide=True)) if self._overflow else None
+        self._one_wide = msgspec.json.Decoder(self._struct(wide=True), strict=strict) if self._overflow else None
         self._raw_many = msgspec.json.Decoder(list[msgspec.Raw])
         self._raw_fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
         self._encoder = msgspec.json.Encoder()
-        self._norms = [(f.name, fn) for f in stream.fields if (fn := f.normaliser()) is not None]
+        self._norms = [(f.name, fn) for f in stream.fields if (fn := f.normaliser(foreign)) is not None]
+        # Lax decoding reads "nan" / "inf" strings into floats: checked only in a batch whose
+        # text has them (a whole batch's bytes are searched in C; a check per float is not).
+        self._checks = [(f.name, fn) for f in stream.fields if foreign and (fn := f.foreign_check()) is not None]
+        self._fields = FieldChecks(stream, foreign)
+        self._foreign_twin: StreamValidator | None = None
+
+    def for_foreign(self) -> StreamValidator:
+        """This stream's validator for foreign sources (made once, on first use)."""
+        if self.foreign:
+            return self
+        if self._foreign_twin is None:
+            self._foreign_twin = StreamValidator(self.stream, foreign=True)
+        return self._foreign_twin
 
     def _struct(self, wide: bool) -> Any:
         spec: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         for f in self.stream.fields:
-            typ = f.msgspec_type(wide)
+            typ = f.msgspec_type(wide, self.foreign)
             spec.append((f.name, typ) if f.required else (f.name, typ, f.msgspec_default()))
-        name = f"{self.stream.name}_event" + ("_wide" if wide else "")
+        name = f"{self.stream.name}_event" + ("_wide" if wide else "") + ("_foreign" if self.foreign else "")
         return msgspec.defstruct(name, spec, kw_only=True, forbid_unknown_fields=self.stream.strict)
 
     # -- entry points -------------------------------------------------------------------------
 
     def check_json(self, body: bytes, arrival_ns: int) -> Checked:
         """A JSON object or an array of objects."""
+        if self.foreign:
+            return self._foreign_json(body, arrival_ns)
+        return self._check_json(body, arrival_ns, [])
+
+    def _foreign_json(self, body: bytes, arrival_ns: int) -> Checked:
+        if b"NaN" in body:
+            body = nan_as_null(body)
+        return self._check_json(body, arrival_ns, self._checks_for(body))
+
+    def _checks_for(self, body: bytes) -> list[tuple[str, Any]]:
+        if not self._checks:
+            return []
+        low = body.lower()
+        return self._checks if b"nan" in low or b"inf" in low else []
+
+    def _check_json(self, body: bytes, arrival_ns: int, checks: list[tuple[str, Any]]) -> Checked:
         head = body.lstrip()[:1]
         if head == b"{":
             item = self._decode_one(body, None)
@@ -102,24 +221,29 @@ class StreamValidator:
                 raise BadBody(item.message)
             if isinstance(item, Problem):
                 return self._rejected_single(body, item)
-            return self._finish([item], [None], arrival_ns, 1)
+            return self._finish([item], [None], arrival_ns, 1, checks)
         if head == b"[":
             try:
                 items = self._many.decode(body)
             except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
                 # ValidationError first: it is a DecodeError subclass (valid JSON, wrong shape)
-                return self._item_by_item(self._split_array(body), arrival_ns)
+                return self._item_by_item(self._split_array(body), arrival_ns, checks)
             except msgspec.DecodeError as err:
                 raise BadBody(f"malformed JSON: {err}") from None
-            return self._finish(items, list(range(len(items))), arrival_ns, len(items))
+            return self._finish(items, list(range(len(items))), arrival_ns, len(items), checks)
         if not head:
             raise BadBody("empty body: send a JSON object, an array of objects, or NDJSON")
         raise BadBody("the body must be a JSON object, an array of objects, or NDJSON lines")
 
     def check_ndjson(self, body: bytes, arrival_ns: int) -> Checked:
         """One JSON object per line; a malformed line is one rejected item, not a bad body."""
+        checks: list[tuple[str, Any]] = []
+        if self.foreign:
+            if b"NaN" in body:
+                body = nan_as_null(body)
+            checks = self._checks_for(body)
         lines = [ln for ln in body.split(b"\n") if ln.strip()]
-        return self._item_by_item(lines, arrival_ns)
+        return self._item_by_item(lines, arrival_ns, checks)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -129,23 +253,34 @@ class StreamValidator:
             return self._one.decode(raw)
         except msgspec.ValidationError as err:
             if self._one_wide is None:
-                return explain(err, index)
+                return self._every_problem(raw, explain(err, index))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
             return self._unreadable(err, raw, index)
         return self._decode_wide(raw, index)
+
+    def _every_problem(self, raw: bytes, first: Problem) -> Problem:
+        """`first` (what stopped the decoder) with the item's other bad fields in its message:
+        a reject reason names every bad field, not only the first one found."""
+        found = self._fields.problems(raw)
+        if len(found) < 2:
+            return first if not found else Problem(first.index, found[0][0], self._noted(raw, found[0][1]))
+        text = "; ".join(f"{name}: {msg}" if name else msg for name, msg in found[1:])
+        return Problem(first.index, found[0][0], self._noted(raw, f"{found[0][1]}; {text}"))
+
+    def _noted(self, raw: bytes, message: str) -> str:
+        return message + NAN_NOTE if self.foreign and "got `null`" in message else message
 
     def _decode_wide(self, raw: bytes, index: int | None) -> Any:
         assert self._one_wide is not None
         try:
             item = self._one_wide.decode(raw)
         except msgspec.ValidationError as err:
-            return explain(err, index)
+            return self._every_problem(raw, explain(err, index))
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
             return self._unreadable(err, raw, index)
         for name, check in self._overflow:
-            why = check(getattr(item, name))
-            if why is not None:
-                return Problem(index, name, why)
+            if check(getattr(item, name)) is not None:
+                return self._every_problem(raw, Problem(index, name, "out of range"))
         return item
 
     def _unreadable(self, err: Exception, raw: bytes, index: int | None) -> Problem:
@@ -180,7 +315,7 @@ class StreamValidator:
         except NotAnArray as err:
             raise BadBody(f"malformed JSON: {err}") from None
 
-    def _item_by_item(self, raws: list[bytes], arrival_ns: int) -> Checked:
+    def _item_by_item(self, raws: list[bytes], arrival_ns: int, checks: list[tuple[str, Any]]) -> Checked:
         good: list[Any] = []
         where: list[int | None] = []
         bad: list[tuple[Problem, bytes]] = []
@@ -191,26 +326,37 @@ class StreamValidator:
             else:
                 good.append(item)
                 where.append(i)
-        out = self._finish(good, where, arrival_ns, len(raws))
+        out = self._finish(good, where, arrival_ns, len(raws), checks)
         for problem, raw in bad:
             out.problems.append(problem)
             out.raws.append(raw)
         out.problems.sort(key=lambda p: p.index or 0)
         return out
 
+    @staticmethod
+    def _normalise(item: Any, arrival_ns: int, norms: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+        bad: list[tuple[str, str]] = []
+        for name, fn in norms:
+            try:
+                setattr(item, name, fn(getattr(item, name), arrival_ns))
+            except (ValueError, TypeError) as exc:
+                bad.append((name, str(exc)))
+        return bad
+
     def _rejected_single(self, raw: bytes, problem: Problem) -> Checked:
         return Checked(problems=[problem], raws=[raw], total=1)
 
-    def _finish(self, items: list[Any], where: list[int | None], arrival_ns: int, total: int) -> Checked:
+    def _finish(self, items: list[Any], where: list[int | None], arrival_ns: int, total: int, checks: list[tuple[str, Any]]) -> Checked:
         out = Checked(total=total)
-        if self._norms:
+        norms = self._norms + checks if checks else self._norms
+        if norms:
             kept = []
             for item, index in zip(items, where, strict=False):
-                try:
-                    for name, fn in self._norms:
-                        setattr(item, name, fn(getattr(item, name), arrival_ns))
-                except (ValueError, TypeError) as exc:
-                    out.problems.append(Problem(index, name, str(exc)))
+                # The item decoded: only its normalisers can refuse it now, each field alone.
+                bad = self._normalise(item, arrival_ns, norms)
+                if bad:
+                    text = "; ".join([bad[0][1], *(f"{n}: {m}" for n, m in bad[1:])])
+                    out.problems.append(Problem(index, bad[0][0], text))
                     out.raws.append(self._encoder.encode(item))
                     continue
                 kept.append(item)

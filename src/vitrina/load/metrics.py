@@ -19,6 +19,16 @@ class LoaderMetrics:
             "vitrina_loader_lag", "Messages not yet loaded, per partition (from what was consumed)", ["topic", "partition"], registry=r
         )
 
+        self.keys_moved = Counter(
+            "vitrina_redis_keys_moved", "Redis string keys ([transport.redis_keys]) moved into their stream, per glob", ["glob"], registry=r
+        )
+        self.keys_vanished = Counter(
+            "vitrina_redis_keys_vanished",
+            "Redis string keys SCAN saw that were gone before the move: expired (or deleted by another client), per glob",
+            ["glob"],
+            registry=r,
+        )
+
     def loaded_batch(self, topic: str, batch: Batch) -> None:
         """A batch of `topic` (a Kafka topic, a Redis stream key) is stored: its inserts were
         observed by the commit path already."""

@@ -42,7 +42,8 @@ def prepare(
         dead = [DeadLetter(stream, source, position(i), "not a vitrina row", raw_text(values[i])) for i in check]
     elif check:
         assert validator is not None
-        checked, where = _validate(validator, [values[i] for i in check], arrival_ns)
+        # What the loader validates comes from a foreign writer: read as JSONEachRow read it.
+        checked, where = _validate(validator.for_foreign(), [values[i] for i in check], arrival_ns)
         if checked.count:
             parts.append(checked.rows.rstrip(b"\n"))
             count += checked.count

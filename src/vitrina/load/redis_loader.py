@@ -9,6 +9,10 @@ own, or a dead consumer's claimed with XAUTOCLAIM after `claim_idle_ms`) are rep
 plan with XRANGE FIRST LAST: the same batch, the same token, deduplicated by ClickHouse.
 
 Trimming: only entries every group has acknowledged are trimmed (XTRIM MINID).
+
+A key that cannot be read (a string key named under [transport.foreign], ...) is skipped and
+retried, and shown on /readyz; the other streams go on loading. [transport.redis_keys] string
+keys are moved into streams first (log/redis_keys.py).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.prepare import prepare
 from vitrina.load.retry import Stopped
 from vitrina.log.naming import REDIS_REJECTED_FIELD, REDIS_ROWS_FIELD, Route, routes
+from vitrina.log.redis_keys import KeyMover
 from vitrina.streams.declare import Stream
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,8 @@ redis.call('HSET', KEYS[2], e[1][1], e[#e][1])
 return e
 """
 _TRIM_EVERY_S = 1.0
+_RETRY_S = 10.0  # a failing key (wrong type, ...) is tried again after this
+_FAILED = object()  # what `_guard` returns for work that failed
 Entry = tuple[bytes, list[bytes]]
 
 
@@ -78,6 +85,9 @@ class RedisLoader:
         self.redis = redis.Redis.from_url(transport.redis)
         self._read = self.redis.register_script(_READ)
         self._stop = threading.Event()
+        self.health = health
+        self.mover = KeyMover(self.redis, transport, name)
+        self._broken: dict[str, float] = {}  # keys failing: when to try them again
 
     def plans_key(self, key: str) -> str:
         return f"{key}:vitrina-plans:{self.t.group}"
@@ -87,31 +97,110 @@ class RedisLoader:
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or self._stop
-        for key in self.routes:
-            try:
-                self.redis.xgroup_create(key, self.t.group, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+        try:
+            self._run(stop)
+        except redis.ConnectionError as exc:
+            if self.health is not None:
+                self.health.source_failed("redis", f"unreachable: {exc}")
+            raise
+
+    def _run(self, stop: threading.Event) -> None:
+        self._ready_groups()
+        if self.health is not None:
+            self.health.source_ok("redis")
         next_recover = next_trim = 0.0
         while not stop.is_set():
             now = time.monotonic()
             if now >= next_recover:
-                self._recover(stop)
+                self._each_key(lambda key, route: self._recover_key(key, route, stop))
                 next_recover = now + self.t.claim_idle_ms / 2000
+            self._move_keys()
             got = 0
             count = min(self.t.batch_rows, _READ_MAX)
-            for key, route in self.routes.items():
-                entries: list[Any] | None = self._read(keys=[key, self.plans_key(key)], args=[self.t.group, self.name, count])
-                if entries:
+            for key, route in self._readable():
+                entries = self._guard(key, lambda k, n=count: self._read(keys=[k, self.plans_key(k)], args=[self.t.group, self.name, n]))
+                if isinstance(entries, list) and entries:
                     got += len(entries)
                     self._load(key, route, entries, stop)
             if now >= next_trim:
-                self._trim()
+                self._each_key(lambda key, route: self._trim_key(key))
                 next_trim = now + _TRIM_EVERY_S
             if not got:
-                # Wait for new entries without taking any (XREAD is not a group read).
-                self.redis.xread({k: "$" for k in self.routes}, count=1, block=max(int(self.t.batch_linger_ms), 10))
+                self._wait(stop)
+
+    def _wait(self, stop: threading.Event) -> None:
+        """Wait for new entries without taking any (XREAD is not a group read)."""
+        block = max(int(self.t.batch_linger_ms), 10)
+        keys = [k for k, _ in self._readable()]
+        if not keys or self.mover.globs:  # string keys wake nobody: look again after the linger
+            stop.wait(block / 1000)
+            return
+        try:
+            self.redis.xread(dict.fromkeys(keys, "$"), count=1, block=block)
+        except redis.ResponseError:  # a key changed type meanwhile: the next read marks it
+            stop.wait(block / 1000)
+
+    # -- one key's failure stops only that key ------------------------------------------------
+
+    def _ready_groups(self) -> None:
+        for key in self.routes:
+            self._guard(key, self._create_group)
+
+    def _create_group(self, key: str) -> None:
+        try:
+            self.redis.xgroup_create(key, self.t.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _readable(self) -> list[tuple[str, Route]]:
+        """The routes not failing, and the failing ones due for another try (their group
+        made first: a key of the wrong type may have become a stream)."""
+        now = time.monotonic()
+        out = []
+        for key, route in self.routes.items():
+            retry_at = self._broken.get(key)
+            if retry_at is not None and (now < retry_at or self._guard(key, self._create_group, retry=True) is _FAILED):
+                continue
+            out.append((key, route))
+        return out
+
+    def _each_key(self, work: Any) -> None:
+        for key, route in self._readable():
+            self._guard(key, lambda k, r=route: work(k, r))
+
+    def _guard(self, key: str, work: Any, retry: bool = False) -> Any:
+        """`work(key)`; a Redis error about this key (WRONGTYPE: a string key named as a
+        stream, ...) marks the key failing for `_RETRY_S` and shows on /readyz, instead of
+        stopping every other stream. An unreachable Redis stops the loader (restarted)."""
+        try:
+            out = work(key)
+        except redis.ResponseError as exc:
+            if key not in self._broken or retry:
+                log.error("%s: Redis key %s cannot be read, retrying in %.0f s: %s", self.name, key, _RETRY_S, exc)
+            self._broken[key] = time.monotonic() + _RETRY_S
+            if self.health is not None:
+                self.health.source_failed(f"redis key {key}", str(exc))
+            return _FAILED
+        if key in self._broken:
+            del self._broken[key]
+            log.info("%s: Redis key %s is readable again", self.name, key)
+            if self.health is not None:
+                self.health.source_ok(f"redis key {key}")
+        return out
+
+    def _move_keys(self) -> None:
+        """[transport.redis_keys]: a page of matching string keys into their streams."""
+        if not self.mover.globs:
+            return
+        step = self._guard("keys " + ", ".join(self.mover.globs), lambda _: self.mover.step())
+        if step is _FAILED:
+            return
+        for glob, n in step.moved.items():
+            self.metrics.keys_moved.labels(glob).inc(n)
+        for glob, n in step.vanished.items():
+            self.metrics.keys_vanished.labels(glob).inc(n)
+            log.warning("%s: %d keys matching %r expired (or were deleted) before they were moved", self.name, n, glob)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -141,46 +230,44 @@ class RedisLoader:
 
     # -- recovery -----------------------------------------------------------------------------
 
-    def _recover(self, stop: threading.Event) -> None:
-        """Claim a silent consumer's pending entries, then replay every plan holding any of
-        our pending entries."""
-        for key, route in self.routes.items():
-            cursor: bytes = b"0-0"
-            while True:
-                # Without JUSTID: redis-py drops the cursor from a JUSTID reply.
-                reply: list[Any] = self.redis.xautoclaim(key, self.t.group, self.name, self.t.claim_idle_ms, start_id=cursor, count=10_000)
-                cursor = reply[0]
-                if reply[1]:
-                    log.info("%s: claimed %d pending entries of %s", self.name, len(reply[1]), key)
-                if cursor in (b"0-0", "0-0"):
-                    break
-            plans: dict[bytes, bytes] = self.redis.hgetall(self.plans_key(key))  # type: ignore[assignment]
-            for first, last in sorted(plans.items(), key=lambda kv: _id(kv[0])):
-                mine = self.redis.xpending_range(key, self.t.group, min=first, max=last, count=1, consumername=self.name)
-                if not mine:
-                    continue
-                entries: list[tuple[bytes, dict[bytes, bytes]]] = self.redis.xrange(key, first, last)  # type: ignore[assignment]
-                log.info("%s: replaying batch %s %s-%s (%d entries)", self.name, key, first.decode(), last.decode(), len(entries))
-                if entries and not self._load(key, route, [(e[0], _flat(e[1])) for e in entries], stop):
-                    return
-            left = self.redis.xpending_range(key, self.t.group, min="-", max="+", count=1, consumername=self.name)
-            if left:
-                log.error("%s: pending entries of %s without a batch plan (from %s)", self.name, key, left[0]["message_id"])
+    def _recover_key(self, key: str, route: Route, stop: threading.Event) -> None:
+        """Claim a silent consumer's pending entries of `key`, then replay every plan holding
+        any of our pending entries."""
+        cursor: bytes = b"0-0"
+        while True:
+            # Without JUSTID: redis-py drops the cursor from a JUSTID reply.
+            reply: list[Any] = self.redis.xautoclaim(key, self.t.group, self.name, self.t.claim_idle_ms, start_id=cursor, count=10_000)
+            cursor = reply[0]
+            if reply[1]:
+                log.info("%s: claimed %d pending entries of %s", self.name, len(reply[1]), key)
+            if cursor in (b"0-0", "0-0"):
+                break
+        plans: dict[bytes, bytes] = self.redis.hgetall(self.plans_key(key))  # type: ignore[assignment]
+        for first, last in sorted(plans.items(), key=lambda kv: _id(kv[0])):
+            mine = self.redis.xpending_range(key, self.t.group, min=first, max=last, count=1, consumername=self.name)
+            if not mine:
+                continue
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = self.redis.xrange(key, first, last)  # type: ignore[assignment]
+            log.info("%s: replaying batch %s %s-%s (%d entries)", self.name, key, first.decode(), last.decode(), len(entries))
+            if entries and not self._load(key, route, [(e[0], _flat(e[1])) for e in entries], stop):
+                return
+        left = self.redis.xpending_range(key, self.t.group, min="-", max="+", count=1, consumername=self.name)
+        if left:
+            log.error("%s: pending entries of %s without a batch plan (from %s)", self.name, key, left[0]["message_id"])
 
-    def _trim(self) -> None:
+    def _trim_key(self, key: str) -> None:
         """XTRIM MINID the smallest entry some group still needs; never an unloaded one."""
-        for key in self.routes:
-            bound: tuple[int, int] | None = None
-            groups = self.redis.xinfo_groups(key)
-            waiting = 0
-            for g in groups:
-                need = _id(self.redis.xpending(key, g["name"])["min"]) if g["pending"] else _id(g["last-delivered-id"])
-                bound = need if bound is None else min(bound, need)
-                if g["name"] in (self.t.group, self.t.group.encode()):
-                    waiting = int(g.get("lag") or 0) + int(g["pending"])
-            self.metrics.lag.labels(key, "0").set(waiting)
-            if bound is not None and bound > (0, 0):
-                self.redis.xtrim(key, minid=f"{bound[0]}-{bound[1]}", approximate=True)
+        bound: tuple[int, int] | None = None
+        groups = self.redis.xinfo_groups(key)
+        waiting = 0
+        for g in groups:
+            need = _id(self.redis.xpending(key, g["name"])["min"]) if g["pending"] else _id(g["last-delivered-id"])
+            bound = need if bound is None else min(bound, need)
+            if g["name"] in (self.t.group, self.t.group.encode()):
+                waiting = int(g.get("lag") or 0) + int(g["pending"])
+        self.metrics.lag.labels(key, "0").set(waiting)
+        if bound is not None and bound > (0, 0):
+            self.redis.xtrim(key, minid=f"{bound[0]}-{bound[1]}", approximate=True)
 
 
 def _flat(fields: dict[bytes, bytes]) -> list[bytes]:

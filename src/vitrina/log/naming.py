@@ -3,7 +3,8 @@
 vitrina's own topics carry one event per message, already validated by the intake and marked
 with the `vitrina` header (Redis: the `r` field), so the loader inserts them as they are.
 Foreign topics (the seeds' `item_events`, `metrics_raw`) carry one JSON object (or array) per
-message in the stream's declared format and are validated by the loader.
+message in the stream's declared format and are validated by the loader. Redis string keys
+([transport.redis_keys], the multi-region store's) are moved into a stream of their own first.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ class Route:
         return self.stream
 
 
+def keys_stream_of(settings: TransportSettings, stream: str) -> str:
+    """The Redis stream that string keys of `stream` ([transport.redis_keys]) are moved into."""
+    return f"{topic_of(settings, stream)}.from-keys"
+
+
 def topic_of(settings: TransportSettings, stream: str) -> str:
     return settings.topics.get(stream) or f"{settings.topic_prefix}{stream}"
 
@@ -49,4 +55,11 @@ def routes(settings: TransportSettings, streams: Iterable[str]) -> dict[str, Rou
         if stream not in streams:
             raise ConfigError(f"[transport.foreign] {topic} = {stream!r}: no such stream; streams: {', '.join(streams)}")
         out[topic] = Route(topic, stream, foreign=True)
+    if settings.kind != "redis":
+        return out
+    for glob, stream in settings.redis_keys.items():
+        if stream not in streams:
+            raise ConfigError(f"[transport.redis_keys] {glob!r} = {stream!r}: no such stream; streams: {', '.join(streams)}")
+        key = keys_stream_of(settings, stream)
+        out[key] = Route(key, stream, foreign=True)
     return out

@@ -9,7 +9,8 @@
     -- context: 1d                      (input read before the window, e.g. for sessions; optional)
 
 The SELECT uses $db, $start, $end, $ctx_start (DateTime64), $start_day, $ctx_start_day (Date),
-$start_ns, $ctx_start_ns, $end_ns (UInt64 ns) and $our_hosts (Array(String)).
+$start_ns, $ctx_start_ns, $end_ns (UInt64 ns), $our_hosts (Array(String)) and
+$item_failure_rate (the upload monitor's per-item failure rate, over rows with `created`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from vitrina.streams.builtin import ITEM_FAILURE_RATE
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OPEN_END = datetime(2200, 1, 1, tzinfo=UTC)  # within DateTime64(3) and UInt64 nanoseconds
 
@@ -81,5 +83,6 @@ def render(sql: str, window: Window, context_s: float, database: str, our_hosts:
         "ctx_start_ns": _ns(ctx),
         "end_ns": _ns(window.end),
         "our_hosts": f"CAST([{hosts}], 'Array(String)')",
+        "item_failure_rate": ITEM_FAILURE_RATE,  # over per-item rows with a `created` column
     }
     return Template(sql).substitute(values)

@@ -49,6 +49,27 @@ def attempt_seconds(live_at: str = "up_ts", attempted_at: str = "ts_ns") -> str:
 
 
 LIVE = "is_created = 1 AND up_ts > ts_ns"  # an attempt that made its card go live
+# The upload monitor's failure rate: of the items first seen in a window, the share that no
+# attempt created, sum(if(is_created, 0, 1)) / count() over its per-item table (one row per
+# item, is_created true once any attempt created it). Not a share of attempts: an item is
+# retried until created, and each UPDATE before that is normal.
+ITEM_FAILURE_RATE = "sum(if(created, 0, 1)) / count()"  # over item_rows (or uploads_items)
+ITEM_CONTEXT_NS = 3_600 * 10**9  # an item's earlier attempts are looked for this far back
+
+
+def item_rows(table: str, start_ns: str, end_ns: str) -> str:
+    """One row per item first seen in [start_ns, end_ns) (UInt64 ns expressions): its seller,
+    first attempt (`first_ns`), whether any attempt before `end_ns` created it (`created`) and
+    its `attempts`.
+    Attempts up to ITEM_CONTEXT_NS before the window tell an item seen earlier from a new one."""
+    since = f"toUInt64(greatest(toInt64({start_ns}) - {ITEM_CONTEXT_NS}, 0))"
+    return (
+        "SELECT item_id, argMin(company_id, ts_ns) AS company_id, min(ts_ns) AS first_ns, max(is_created) AS created, "
+        "count() AS attempts "
+        f"FROM {table} WHERE ts_ns >= {since} AND ts_ns < {end_ns} GROUP BY item_id HAVING first_ns >= {start_ns}"
+    )
+
+
 # The upload monitor's segments: Russia and the rest (no country is the rest).
 SEGMENTS = ("RU", "rest")
 SEGMENT = "if(ifNull(country, '') = 'RU', 'RU', 'rest')"
@@ -91,7 +112,8 @@ UPLOADS = Stream(
                 Aggregate("attempt_avg", "avg", (ATTEMPT_SECONDS,), where=LIVE),
                 Aggregate("attempt_quantiles", "quantiles", (ATTEMPT_SECONDS,), where=LIVE, levels=QUANTILES),
             ),
-            figures=(("failure_rate", "if(attempts = 0, 0, 1 - created / attempts)"),),
+            # Per attempt, under its own name: the failure rate is per item (ITEM_FAILURE_RATE).
+            figures=(("failed_attempt_share", "if(attempts = 0, 0, 1 - created / attempts)"),),
             description="Throughput, created and failed attempts, sellers, attempt-to-live seconds.",
         ),
     ),

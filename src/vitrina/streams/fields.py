@@ -126,17 +126,20 @@ class Field:
             hi = min(hi, int(self.le))
         return lo, hi
 
-    def msgspec_type(self, wide: bool = False) -> Any:
+    def msgspec_type(self, wide: bool = False, foreign: bool = False) -> Any:
         """The type msgspec decodes this field into (constraints included).
 
         msgspec checks integer bounds in C only within Int64; above INT64_MAX it decodes any
         integer, however big. The fast type caps such fields at INT64_MAX; the `wide` type
-        lets larger integers through, and `overflow()` then checks them against the column."""
+        lets larger integers through, and `overflow()` then checks them against the column.
+        `foreign`: a foreign source's value, which may also arrive as the kind's foreign types."""
         kind = self.spec
         meta: dict[str, Any] = {"description": self.description} if self.description else {}
         meta.update(kind.constraints(self, wide))
         base = kind.base(self, wide)
         typ = Annotated[base, msgspec.Meta(**meta)] if meta else base
+        if foreign and kind.foreign_types:
+            typ = Union[(typ, *kind.foreign_types)]  # a union built at run time
         if self.takes_null and not kind.null_is_a_value:
             typ = Union[typ, None]
         return typ
@@ -151,10 +154,19 @@ class Field:
         empty = self.spec.empty
         return msgspec.field(default_factory=empty) if empty is not None else self.default
 
-    def normaliser(self) -> Normaliser | None:
+    def normaliser(self, foreign: bool = False) -> Normaliser | None:
         """A function turning the decoded value into what the JSONEachRow insert expects,
-        or None when the decoded value is stored as it is. Raises ValueError on bad values."""
+        or None when the decoded value is stored as it is. Raises ValueError on bad values.
+        `foreign`: for a value decoded with the foreign type."""
+        if foreign and self.spec.foreign_normaliser is not None:
+            return self.spec.foreign_normaliser(self)
         return self.spec.normaliser(self)
+
+    def foreign_check(self) -> Normaliser | None:
+        """For a foreign source's value: a check of what lax decoding may let through (a
+        numeric string "nan" into a float), or None."""
+        check = self.spec.foreign_check
+        return check(self) if check is not None else None
 
     def json_schema(self) -> dict[str, Any]:
         """The field's JSON Schema (OpenAPI 3.1): the same bounds the validator enforces."""

@@ -6,13 +6,14 @@ is one more row here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import msgspec
 
-from vitrina.streams.ranges import FLOAT_MAX, INT64_MAX, INT64_MIN, UINT64_MAX, time_number_ranges, uint_type
+from vitrina.streams.ranges import FLOAT_MAX, INT64_MAX, INT64_MIN, MAX_NS, UINT64_MAX, time_number_ranges, uint_type
 from vitrina.streams.timeparse import to_epoch_ns
 
 if TYPE_CHECKING:
@@ -41,6 +42,14 @@ class Kind:
     schema: Callable[[Field], dict[str, Any]]  # the JSON schema of a value
     constraints: Callable[[Field, bool], dict[str, Any]] = lambda f, wide: {}  # msgspec.Meta bounds
     normaliser: Callable[[Field], Normaliser | None] = lambda f: None  # None: stored as decoded
+    # From a foreign source (a seed's topic or keys, read as ClickHouse's JSONEachRow read them;
+    # the decoder also turns numeric strings into numbers): more types a value may arrive as;
+    # the normaliser then (None: the same as from vitrina's own API; one returning None: the
+    # value goes to the insert as decoded, and JSONEachRow reads it as the seed's table did);
+    # and a check run only when the batch may hold what lax decoding lets through ("nan").
+    foreign_types: tuple[Any, ...] = ()
+    foreign_normaliser: Callable[[Field], Normaliser | None] | None = None
+    foreign_check: Callable[[Field], Normaliser] | None = None
     overflow: Callable[[Field], Overflow | None] = lambda f: None  # None: the fast type's bounds are exact
     note: Callable[[Field], str] = lambda f: ""  # what the docs say it accepts
     example: Callable[[Field], Any] = lambda f: None  # a valid value (None for a time: "now")
@@ -105,6 +114,27 @@ def _float_note(f: Field) -> str:
     return f"A finite number{lo_text}{',' if lo_text and hi_text else ''}{hi_text}."
 
 
+def _finite_float(f: Field) -> Normaliser:
+    """A foreign source's numeric string may spell "nan" or "inf", which the lenient decoder
+    turns into a float: still refused, a column of finite numbers stays one."""
+
+    def finite(value: Any, _arrival: int) -> Any:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"Expected a finite number, got {value!r}")
+        return value
+
+    return finite
+
+
+def _finite_floats(f: Field) -> Normaliser:
+    def finite(value: Any, _arrival: int) -> Any:
+        if any(not math.isfinite(x) for x in value):
+            raise ValueError("Expected finite numbers, got NaN or Infinity")
+        return value
+
+    return finite
+
+
 # -- text -------------------------------------------------------------------------------------
 
 
@@ -151,6 +181,13 @@ def _json_normaliser(f: Field) -> Normaliser:
     return lambda value, _arrival: None if value is None or bytes(value) == b"null" else bytes(value).decode()
 
 
+def _as_decoded(f: Field) -> None:
+    """From a foreign source the decoded value goes to the insert as it is, and JSONEachRow
+    reads it as the seed's ClickHouse did: a bool into an integer column as 0 / 1, a JSON
+    string into a String column as the text it holds, an object or a number as its JSON text."""
+    return None
+
+
 # -- times ------------------------------------------------------------------------------------
 
 
@@ -182,6 +219,9 @@ def _time_normaliser(f: Field) -> Normaliser:
         secs, frac = divmod(ns, 1_000_000_000)
         return msgspec.Raw(b"%d.%0*d" % (secs, precision, frac // scale)) if precision else secs
 
+    if storage == "epoch_ns" and unit == "ns":
+        # The upload monitor's ts_ns: an integer in range is stored as it is (the hot path).
+        return lambda value, arrival_ns: value if value.__class__ is int and 0 <= value <= MAX_NS else norm_time(value, arrival_ns)
     return norm_time
 
 
@@ -223,7 +263,17 @@ _TABLE = (
         example=lambda f: f.values[0],
     ),
     # signed 64-bit integer (Int64), optional ge / le
-    Kind("int", _fixed(int), _fixed("Int64"), _int_schema, _int_constraints, note=_int_note, example=_int_example, bounded=True),
+    Kind(
+        "int",
+        _fixed(int),
+        _fixed("Int64"),
+        _int_schema,
+        _int_constraints,
+        note=_int_note,
+        example=_int_example,
+        bounded=True,
+        foreign_types=(bool,),
+    ),
     # unsigned integer, optional ge / le: UInt64, or the narrowest UInt that holds le
     Kind(
         "uint",
@@ -235,10 +285,19 @@ _TABLE = (
         note=_int_note,
         example=_int_example,
         bounded=True,
+        foreign_types=(bool,),
     ),
     # finite 64-bit float (NaN and Infinity are refused), optional ge / le
     Kind(
-        "float", _fixed(float), _fixed("Float64"), _float_schema, _float_constraints, note=_float_note, example=_float_example, bounded=True
+        "float",
+        _fixed(float),
+        _fixed("Float64"),
+        _float_schema,
+        _float_constraints,
+        note=_float_note,
+        example=_float_example,
+        bounded=True,
+        foreign_check=_finite_float,
     ),
     Kind("bool", _fixed(bool), _fixed("Bool"), _fixed({"type": "boolean"}), example=_fixed(True)),
     # RFC 3339 string or epoch s / ms / us / ns number; absent: the arrival time
@@ -258,6 +317,7 @@ _TABLE = (
         _fixed("String"),
         _id_schema,
         normaliser=_id_normaliser,
+        foreign_normaliser=_as_decoded,
         overflow=_id_overflow,
         note=_id_note,
         example=_text_example,
@@ -270,6 +330,7 @@ _TABLE = (
         _fixed("String"),
         lambda f: {},
         normaliser=_json_normaliser,
+        foreign_normaliser=_as_decoded,
         example=lambda f: {"example": True},
         null_is_a_value=True,
     ),
@@ -302,6 +363,7 @@ _TABLE = (
         _fixed("Array(Float64)"),
         _fixed({"type": "array", "items": _FINITE}),
         note=_fixed("Finite numbers."),
+        foreign_check=_finite_floats,
         example=lambda f: [1.5],
         empty=list,
         fills_absent=True,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from vitrina.serve.dashboards.panels import ControlLimits, Dashboard, Panel, Threshold, Variable
 from vitrina.serve.dashboards.sources import Context, Measure, RollupSource
-from vitrina.streams.builtin import LIVE, QUOTE_LEVELS, SEGMENT, attempt_seconds
+from vitrina.streams.builtin import ITEM_FAILURE_RATE, LIVE, QUOTE_LEVELS, SEGMENT, attempt_seconds, item_rows
 
 _UPLOAD_TIME = "toDateTime(ts_ns / 1000000000)"  # raw uploads keep ns; no comma: plugin macro args split on commas
 AVAILABILITY_TARGET = 0.99  # the stability page's own target (no alert rule watches availability)
@@ -51,8 +51,46 @@ def _streams_table(ctx: Context) -> str:
     )
 
 
-def failure(ctx: Context) -> Measure:
-    return ctx.measure("uploads", "failure_rate", "percentunit", ctx.limits("UploadFailureRateHigh"), always=False)
+# The items first seen in the range (their attempts read back an hour before it as well).
+_RANGE_ITEMS = item_rows(
+    "$__table(uploads)",
+    "toUInt64(toUnixTimestamp($__fromTime)) * 1000000000",
+    "(toUInt64(toUnixTimestamp($__toTime)) + 1) * 1000000000",
+)
+FAILURE_FIGURE = "uploads:failure_rate"
+
+
+def failure_stat(ctx: Context, panel_id: str, title: str, width: int = 6) -> Panel:
+    """The upload monitor's failure rate over the range: per item, not per attempt."""
+    return Panel(
+        panel_id,
+        title,
+        "stat",
+        f"SELECT {ITEM_FAILURE_RATE} AS failure_rate FROM (\n{_RANGE_ITEMS}\n) HAVING count() > 0",
+        ("failure_rate",),
+        "percentunit",
+        thresholds=ctx.limits("UploadFailureRateHigh"),
+        width=width,
+        description="Share of the items first seen in the range that no attempt created.",
+        figure=FAILURE_FIGURE,
+    )
+
+
+def failure_series(ctx: Context, panel_id: str, title: str) -> Panel:
+    """Per bucket: of the items first seen in it, the share not created."""
+    return Panel(
+        panel_id,
+        title,
+        "timeseries",
+        f"SELECT $__timeInterval(first_s) AS time, {ITEM_FAILURE_RATE} AS failure_rate\n"
+        f"FROM (SELECT *, intDiv(first_ns, 1000000000) AS first_s FROM (\n{_RANGE_ITEMS}\n))\nGROUP BY time ORDER BY time",
+        ("time", "failure_rate"),
+        "percentunit",
+        thresholds=ctx.limits("UploadFailureRateHigh"),
+        width=12,
+        description="Of the items first seen in each bucket, the share that no attempt created.",
+        figure=FAILURE_FIGURE,
+    )
 
 
 def availability(ctx: Context) -> Measure:
@@ -75,7 +113,7 @@ def overview(ctx: Context) -> Dashboard:
         )
     )
     if "uploads" in ctx.streams:
-        stats.append(failure(ctx).stat("failure", "Upload failure rate", width=4))
+        stats.append(failure_stat(ctx, "failure", "Upload failure rate", width=4))
     if "probes" in ctx.streams:
         stats.append(availability(ctx).stat("availability", "Availability", width=4))
     return Dashboard(
@@ -204,7 +242,7 @@ def uploads(ctx: Context) -> Dashboard:
         description="Product-card uploads: throughput, failure rate, attempt times and their control chart, sellers.",
         streams=("uploads",),
         panels=(
-            failure(ctx).stat("failure", "Failure rate"),
+            failure_stat(ctx, "failure", "Failure rate"),
             ctx.measure("uploads", "attempts").stat("attempts", "Attempts"),
             ctx.measure("uploads", "sellers").stat("sellers", "Unique sellers"),
             mean.stat("attempt_mean", "Mean attempt time"),
@@ -220,7 +258,7 @@ def uploads(ctx: Context) -> Dashboard:
                 "reqps",
                 width=12,
             ),
-            failure(ctx).series("failure_rate", "Upload failure rate"),
+            failure_series(ctx, "failure_rate", "Upload failure rate"),
             _attempt_control(ctx),
             Panel(
                 "attempt_quantiles",
@@ -235,10 +273,10 @@ def uploads(ctx: Context) -> Dashboard:
                 "top_sellers",
                 "Top sellers",
                 "table",
-                "SELECT toString(company_id) AS seller, count() AS attempts, countIf(is_created = 1) AS created,\n"
-                "  round(1 - created / attempts, 3) AS failure_rate\n"
-                f"FROM $__table(uploads) WHERE $__timeFilter({_UPLOAD_TIME})\nGROUP BY seller ORDER BY attempts DESC LIMIT 10",
-                ("seller", "attempts", "created", "failure_rate"),
+                "SELECT toString(company_id) AS seller, sum(attempts) AS attempts, count() AS items,\n"
+                f"  countIf(created = 1) AS created_items, round({ITEM_FAILURE_RATE}, 3) AS failure_rate\n"
+                f"FROM (\n{_RANGE_ITEMS}\n)\nGROUP BY seller ORDER BY items DESC LIMIT 10",
+                ("seller", "attempts", "items", "created_items", "failure_rate"),
                 width=6,
             ),
             Panel(
@@ -592,7 +630,7 @@ def alerts(ctx: Context) -> Dashboard:
         description="Alert rules with their states, and the figures the seed rules watch.",
         panels=(
             Panel("alert_list", "Alert rules", "alerts", width=24, height=6),
-            failure(ctx).series("failure_rate", "Upload failure rate"),
+            failure_series(ctx, "failure_rate", "Upload failure rate"),
             _attempt_control(ctx),
             _sellers_today(ctx, 12),
             last_mid(ctx).series("mid", "Level-1 mid price (last report)"),
