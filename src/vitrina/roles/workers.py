@@ -12,6 +12,7 @@ command line: hence this fork supervisor.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -35,7 +36,8 @@ from vitrina.serve.server import listen, lock_data_dir
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 55.0  # inside compose's stop_grace_period of 60 s
 WORKER_DRAIN_S = 30  # uvicorn's wait for open requests; the rest of the grace flushes the producer
-RESPAWN_PAUSE_S = 1.0  # a worker that dies at once is not restarted in a tight loop
+RESPAWN_PAUSE_S = 1.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>  # a worker that dies at once is not restarted in a tight loop
 
 
 def refuse_direct(settings: Settings, workers: int) -> str | None:
@@ -99,6 +101,7 @@ class Supervisor:
             try:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
                     signal.signal(sig, signal.SIG_DFL)
+                _end_with_parent()
                 serve_worker(self.settings, sock, self.metrics_dir)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -139,6 +142,13 @@ class Supervisor:
             log.error("vitrina api worker %d did not stop within %.0f s; killing it", pid, STOP_GRACE_S)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _end_with_parent() -> None:
+    """A worker whose supervisor was killed gets SIGTERM and drains (Linux's
+    PR_SET_PDEATHSIG; elsewhere orphans run until stopped)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _how(status: int) -> str:
