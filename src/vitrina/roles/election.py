@@ -36,6 +36,7 @@ class KafkaElection:
         self.on_change = on_change
         self.session_timeout_ms = session_timeout_ms
         self.active = False  # read by the scheduler and /readyz, written by the poll thread
+        self.joined = False  # a member of the group: it has had an assignment (maybe empty)
         self.error: str | None = None  # the last error the group reported, until a poll succeeds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -50,6 +51,8 @@ class KafkaElection:
                 "session.timeout.ms": self.session_timeout_ms,
                 "heartbeat.interval.ms": max(self.session_timeout_ms // 5, 100),
                 "enable.auto.commit": False,  # nothing is read from the topic: membership only
+                # The active member keeps the partition when a standby joins (no needless hand-over).
+                "partition.assignment.strategy": "cooperative-sticky",
                 "error_cb": self._on_error,
             }
         )
@@ -67,6 +70,7 @@ class KafkaElection:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.error = None
+        self.joined = True
         if any(p.topic == self.topic for p in partitions) and not self.active:
             log.info("scheduler election: this member is now ACTIVE")
             self.active = True

@@ -61,6 +61,8 @@ class Scheduler:
     def readiness(self) -> tuple[str | None, dict[str, object]]:
         """Ready: active, or a standby that is in the group and could take over."""
         problem = self.problem or (f"the scheduler group reports: {self.election.error}" if self.election.error else None)
+        if problem is None and not self.election.joined:
+            problem = "joining the scheduler group"
         return problem, {"active": self.running}
 
     # -- the term of the active member ---------------------------------------------------------
