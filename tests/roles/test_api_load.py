@@ -91,7 +91,8 @@ def _loaded_everything(bootstrap: str) -> bool:
 
 def _stored(data_dir: Path) -> dict[str, int]:
     """Rows per request name in the loader's chdb (read with `vitrina sql` on its folder)."""
-    done = cli("sql", "--data-dir", str(data_dir), "--format", "json", "SELECT metric_name AS n, count() AS c FROM vitrina.metrics GROUP BY n")
+    query = "SELECT metric_name AS n, count() AS c FROM vitrina.metrics GROUP BY n"
+    done = cli("sql", "--data-dir", str(data_dir), "--format", "json", query)
     assert done.returncode == 0, done.stderr
     return {r["n"]: int(r["c"]) for r in json.loads(done.stdout)["data"]}
 
@@ -103,8 +104,8 @@ def test_workers_and_loader_killed_under_load_store_each_acknowledged_event_once
     load_dir = tmp_folder / "load"
     loader = roles("load", "--data-dir", str(load_dir), env=_env(tansu), config=config).start()
     # The api's warehouse does not answer: intake needs only the broker.
-    api = roles("api", "--workers", "3", "--data-dir", str(tmp_folder / "api"), env=_env(tansu, VITRINA_DSN=_unreachable_dsn()), config=config)
-    api.start()
+    api_env = _env(tansu, VITRINA_DSN=_unreachable_dsn())
+    api = roles("api", "--workers", "3", "--data-dir", str(tmp_folder / "api"), env=api_env, config=config).start()
     workers = api.children()
     assert len(workers) == 3
     sql = httpx.post(f"{api.url}/v1/sql", content=b"SELECT 1", timeout=10)
@@ -133,7 +134,8 @@ def test_workers_and_loader_killed_under_load_store_each_acknowledged_event_once
 
     stored = _stored(load_dir)
     missing = [i for i in acked if stored.get(f"p-{i}") != PER_REQUEST]
-    assert not missing, f"{len(missing)} acknowledged requests not stored exactly once, e.g. {[(i, stored.get(f'p-{i}')) for i in missing[:5]]}"
+    examples = [(i, stored.get(f"p-{i}")) for i in missing[:5]]
+    assert not missing, f"{len(missing)} acknowledged requests not stored exactly once, e.g. {examples}"
     assert all(n == PER_REQUEST for n in stored.values()), "a request stored twice or in part"
     assert set(stored) <= {f"p-{i}" for i in acked | producer.failed}
     assert len(acked) >= 120

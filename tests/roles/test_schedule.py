@@ -4,6 +4,7 @@ within the group's session timeout."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -52,10 +53,8 @@ class Watch:
         while not self._stop.is_set():
             actives = 0
             for role in self.members:
-                try:
+                with contextlib.suppress(Exception):  # a killed member answers nothing: not active
                     actives += _active(role)
-                except Exception:  # a killed member answers nothing: not active
-                    pass
             self.samples += 1
             if actives > 1:
                 self.both.append(time.monotonic())
