@@ -159,6 +159,9 @@ def test_metrics_of_all_workers_are_summed(tansu: Tansu, roles: Callable[..., Ro
 
     wait_until(every_scrape_sums, 20, "every scrape to count the 600 events of all workers")
     assert metric_value(api, "vitrina_intake_requests_total", status="200") >= 60
+    workers = api.children()
+    assert api.stop() == 0, api.tail()  # SIGTERM: every worker drains and ends, then the supervisor
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()], "a worker outlived its supervisor"
 
 
 def test_direct_transport_refuses_more_than_one_worker(tmp_folder: Path) -> None:
