@@ -52,6 +52,7 @@ class Scheduler:
         self.election = KafkaElection(t.kafka, coordination_topic(t.topic_prefix), group, t.session_timeout_ms, self._on_change)
         self.running = False  # the services run (only on the event loop)
         self.problem: str | None = "starting"
+        self.failed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self._switch = asyncio.Lock()
@@ -78,9 +79,15 @@ class Scheduler:
         async with self._switch:
             if self.running or not self.election.active or self._stop.is_set():
                 return
-            for service in self.services:
-                await service.start()
-            self.running = True
+            self.running = True  # from here _deactivate stops what started
+            try:
+                for service in self.services:
+                    await service.start()
+            except Exception:  # the election thread does not wait for this: say it here
+                log.exception("scheduler: elected, but a service could not start; leaving the group for another member")
+                self.failed = True
+                self._stop.set()  # run() stops what started and leaves the group
+                return
             self.active_gauge.set(1)
             log.info("scheduler: active (models, alerts, reports)")
 
@@ -141,3 +148,5 @@ def run_schedule(settings: Settings, host: str, port: int) -> None:
         uvloop.run(scheduler.run(ops))
     finally:
         ops.stop()
+    if scheduler.failed:
+        raise SystemExit("vitrina schedule: stopped after a failed start of its services (see the log)")
