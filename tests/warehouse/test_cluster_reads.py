@@ -25,8 +25,7 @@ from vitrina.models.state import last_ok_run_at, last_runs
 from vitrina.models.window import Window
 from vitrina.reports.content import SOURCE_MODEL, read_content
 from vitrina.reports.periods import Period
-from vitrina.serve.dashboards.builtin import DASHBOARDS
-from vitrina.serve.dashboards.grafana import dashboard_json
+from vitrina.serve.dashboards.grafana import dashboard_json, default_catalog
 from vitrina.serve.dashboards.render import QueryWindow, panel_template, render_vitrina
 from vitrina.streams.builtin import BUILTIN
 from vitrina.streams.declare import RESOLUTIONS
@@ -111,13 +110,16 @@ def rollup_queries(policy: EnginePolicy) -> list[Query]:
     return out
 
 
+DASHBOARDS = default_catalog().dashboards
+
+
 def dashboard_queries(policy: EnginePolicy) -> list[Query]:
     window = QueryWindow(1772409600, 1772496000, 300)
     out = []
     for d in DASHBOARDS:
         variables = {v.name: "x" for v in d.variables}
-        out += [render_vitrina(v.query, policy.database, window, {}, policy.read) for v in d.variables]
-        out += [render_vitrina(panel_template(p), policy.database, window, variables, policy.read) for p in d.panels if p.sql]
+        out += [render_vitrina(v.query, policy.database, window, {}, read=policy.read) for v in d.variables]
+        out += [render_vitrina(panel_template(p), policy.database, window, variables, read=policy.read) for p in d.panels if p.sql]
     return out
 
 
@@ -181,7 +183,7 @@ def test_grafana_panels_read_all_tables_on_a_cluster() -> None:
     found in the text."""
     named = []
     for d in DASHBOARDS:
-        names = re.findall(r"\bvitrina\.`?(\w+)", str(dashboard_json(d, "vitrina", POLICY.read)))
+        names = re.findall(r"\bvitrina\.`?(\w+)", str(dashboard_json(d, "vitrina", read=POLICY.read)))
         assert [n for n in names if not n.endswith("_all")] == [], d.name
         named += names
     assert len(named) > 10

@@ -26,12 +26,13 @@ def register(app: typer.Typer) -> None:
         """Write one topology's files; the committed deploy/ is `render deploy` plus `render deploy --cluster`."""
         from vitrina.alerts.rules import load_rules
         from vitrina.cli.config_file import settings_from
-        from vitrina.deploy.render import render, write
+        from vitrina.deploy.render import render
         from vitrina.deploy.topology import CLUSTER, SINGLE
+        from vitrina.serve.dashboards.grafana import write_tree
 
         settings = settings_from(config)
         topology = CLUSTER if cluster else SINGLE
-        written = write(folder, render(topology, load_rules(settings.alerts), settings.database))
+        written = write_tree(folder, render(topology, load_rules(settings.alerts), settings.database))
         console.print(f"wrote {len(written)} files for the {topology.name} topology into {folder}")
         console.print(f"  next: cp {folder}/env.example {folder}/.env and set the secrets (docs/DEPLOYMENT.md), then")
         console.print(f"  docker compose -p vitrina-{topology.name} -f {folder}/{topology.compose_file} up -d")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from vitrina.alerts.rules import Rule
 from vitrina.deploy import clickhouse, dockerfile, grafana, monitoring
@@ -46,13 +45,3 @@ def render(t: Topology, rules: Sequence[Rule], database: str | None = None) -> d
     if database is not None:
         t = replace(t, database=database)
     return {**common_files(t), **topology_files(t, rules)}
-
-
-def write(folder: Path, files: dict[str, str]) -> list[Path]:
-    written = []
-    for rel, text in sorted(files.items()):
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written

@@ -305,6 +305,11 @@ def export(
     for d in catalog.dashboards:
         doc = dashboard_json(d, database, catalog, read)
         files[f"dashboards/{uid(d)}.json"] = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return write_tree(folder, files)
+
+
+def write_tree(folder: Path, files: dict[str, str]) -> list[Path]:
+    """Writes each text at its path under `folder` (folders made as needed), in path order."""
     written = []
     for rel, text in sorted(files.items()):
         path = folder / rel
