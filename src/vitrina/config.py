@@ -1,4 +1,5 @@
-"""Settings: defaults, overridden by a TOML file (`--config`), overridden by CLI flags.
+"""Settings: defaults, overridden by a TOML file (`--config`), overridden by `VITRINA_*`
+environment variables (envsettings.py), overridden by CLI flags.
 
 The file may also declare extra streams under `[streams.NAME]` (see docs/STREAMS.md),
 retention per stream under `[retention]` (days), SQL models under `[models.NAME]`
@@ -8,8 +9,9 @@ retention per stream under `[retention]` (days), SQL models under `[models.NAME]
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from vitrina.alerts.settings import AlertSettings
 from vitrina.auth.settings import AuthSettings
 from vitrina.core import REJECTED_TABLE
+from vitrina.envsettings import EnvError, env_overrides, merged
 from vitrina.models.settings import ModelSettings
 from vitrina.models.spec import Model, declared_models
 from vitrina.reports.settings import ReportSettings
@@ -193,13 +196,40 @@ def _section(cls: Any, data: dict[str, Any], name: str) -> Any:
     return cls(**data)
 
 
-def load_settings(path: Path | None) -> Settings:
-    if path is None:
-        return Settings()
+# The sections and top-level keys the environment may set (envsettings.py): the settings, not
+# the declarations ([streams.NAME], [models.NAME], [dashboards.NAME] stay in the file).
+ENV_SECTIONS: dict[str, Any] = {
+    "writer": WriterSettings,
+    "limits": LimitSettings,
+    "sql": SqlSettings,
+    "transport": TransportSettings,
+    "warehouse": WarehouseSettings,
+    "models": ModelSettings,
+    "alerts": AlertSettings,
+    "reports": ReportSettings,
+    "auth": AuthSettings,
+    "retention": dict[str, int],
+}
+ENV_TOP: dict[str, Any] = {"host": str, "port": int, "data_dir": str, "dsn": str, "database": str}
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, the TOML file at `path` over them, and `VITRINA_*` variables of `environ`
+    (default: the process's environment) over the file."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        env = env_overrides(os.environ if environ is None else environ, ENV_TOP, ENV_SECTIONS)
+    except EnvError as exc:
+        raise ConfigError(str(exc)) from None
+    return _settings_of(merged(data, env))
+
+
+def _settings_of(data: dict[str, Any]) -> Settings:
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
     kw: dict[str, Any] = {}
     for key in ("host", "port", "dsn", "database"):

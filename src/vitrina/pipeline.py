@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from prometheus_client import generate_latest
+
 from vitrina.auth.keys import KeyStore
 from vitrina.config import Settings
 from vitrina.core import Sink
@@ -79,6 +81,10 @@ class Pipeline:
             self.sql.close()
         if self.warehouse is not None:
             self.warehouse.close()
+
+    def metrics_text(self) -> bytes:
+        """What GET /metrics answers (`vitrina api --workers N`: every worker's, summed)."""
+        return generate_latest(self.metrics.registry)
 
     def store(self, stream: str, checked: Checked, source: str = "http", key: bytes | None = None) -> Awaitable[None]:
         """Hand the good rows and the rejected items to the Log; the result is done once both

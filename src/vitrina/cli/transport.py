@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -89,41 +86,19 @@ def register(app: typer.Typer) -> None:
         loaders: LoadersOpt = None,
         data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (its own, for chdb).")] = None,
         config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")] = None,
-        metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
+        host: Annotated[str, typer.Option(help="Address of /healthz, /readyz and /metrics.")] = "127.0.0.1",
+        port: Annotated[Optional[int], typer.Option(help="Serve /healthz, /readyz and /metrics on this port.")] = None,
+        metrics_port: Annotated[Optional[int], typer.Option(help="The old name of --port.", hidden=True)] = None,
     ) -> None:
-        """Run a loader group: read the log, validate, insert exactly-once, commit."""
-        from vitrina.load.service import LoaderGroup
-        from vitrina.runtime import settle_gc
-        from vitrina.selfmetrics import PipelineMetrics
-        from vitrina.warehouse.client import Warehouse, parse_dsn
-        from vitrina.warehouse.schema import migrate
-        from vitrina.warehouse.sink import WarehouseSink
+        """Run a loader group: read the log, validate, insert exactly-once, commit. Any number
+        of `vitrina load` processes share the group."""
+        from vitrina.roles.load import run_load
 
         settings = with_transport(_load(config).with_overrides(data_dir=data_dir), transport, kafka, redis, loaders)
         if settings.transport.kind == "direct":
             raise typer.BadParameter("choose --transport kafka or redis (direct needs no loader)")
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        # The consumer thread holds the GIL while it builds thousands of messages; a short
-        # switch interval hands it to the insert thread sooner (+20 % loader rate, bench/transport.py).
-        sys.setswitchinterval(0.0001)
-        wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster), fsync=settings.writer.fsync)
-        migrate(wh, settings.streams.values(), settings.retention)
-        metrics = PipelineMetrics(lambda: 0)
-        if metrics_port:
-            from prometheus_client import start_http_server
-
-            start_http_server(metrics_port, "127.0.0.1", registry=metrics.registry)
-        group = LoaderGroup(settings.transport, settings.streams, wh, WarehouseSink(wh), metrics)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        group.start()
-        settle_gc()
-        typer.echo(f"loading from {settings.transport.kind} with {len(group.threads)} loader(s); Ctrl-C stops", err=True)
-        while not stop.wait(0.5):  # a timed wait lets the signal handlers run
-            pass
-        group.stop()
-        wh.close()
+        run_load(settings, host, port if port is not None else metrics_port)
 
 
 def _policy(settings: Settings, cluster: str | None) -> Any:

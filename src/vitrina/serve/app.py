@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +19,7 @@ from vitrina.errors import HttpError
 from vitrina.intake.http import IntakeApp
 from vitrina.pipeline import Pipeline
 from vitrina.serve.api import build_api
-from vitrina.serve.services import build_services
+from vitrina.serve.services import Service, build_services
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,10 @@ class _TimedReceive:
 
 
 class VitrinaApp:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, pipeline: Pipeline | None = None, services: Callable[[Pipeline], list[Service]] = build_services
+    ) -> None:
+        """`vitrina up`'s app; a role (roles/api.py) passes its own pipeline and services."""
         self.body_timeout = settings.limits.body_timeout_s
         close = [(b"connection", b"close")]  # the rest of the body is never read
         self.timed_out = HttpError(408, "body_timeout", f"the request body did not arrive within {self.body_timeout:g} s", close)
@@ -87,9 +91,9 @@ class VitrinaApp:
         self.too_large = HttpError(413, "body_too_large", f"the body is over the limit of {self.max_body} bytes")
         self.reading: dict[_TimedReceive, None] = {}  # bodies being read, for the sweeper
         self._sweeper: asyncio.Task[None] | None = None
-        self.pipeline = Pipeline(settings)
+        self.pipeline = pipeline or Pipeline(settings)
         self.api = build_api(self.pipeline)
-        self.services = build_services(self.pipeline)
+        self.services = services(self.pipeline)
         for service in self.services:
             service.routes(self.api)
         self.app = self._front(self.pipeline)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from vitrina.auth.scopes import Scope, needs
 from vitrina.errors import HttpError, error_responses, not_ready
@@ -70,7 +70,7 @@ def flush(pipeline: Running, timeout: float = Query(30.0, gt=0, le=300, descript
 
 def metrics(pipeline: Running) -> Response:
     """The pipeline's own metrics in Prometheus text format."""
-    return Response(generate_latest(pipeline.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(pipeline.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
 
 def metrics_router(access: str) -> APIRouter:
