@@ -39,25 +39,26 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(config, data_dir=data_dir)
         target = url or running_url(settings.data_dir)
-        states: dict[str, list[str]] = {}
+        states: dict[str, list[dict[str, Any]]] = {}
         if target:
             for rule in _call("GET", f"{target}/v1/alerts", key):
-                states[rule["name"]] = [f"{i['state']} {json.dumps(i['labels'])}" for i in rule["instances"]]
+                states[rule["name"]] = [{"state": i["state"], "labels": i["labels"]} for i in rule["instances"]]
         else:
             for inst in StateStore(settings.data_dir / STATE_FILE).load().values():
-                states.setdefault(inst.rule, []).append(f"{inst.state} {json.dumps(inst.labels)}")
-        rows = [
-            [
-                r.name,
-                r.kind,
-                expr(r),
-                r.for_,
-                ", ".join(f"{k}={v}" for k, v in r.labels.items()),
-                "; ".join(states.get(r.name, [])) or "inactive",
-            ]
+                states.setdefault(inst.rule, []).append({"state": inst.state, "labels": inst.labels})
+        records = [
+            {"rule": r.name, "kind": r.kind, "condition": expr(r), "for": r.for_, "labels": r.labels, "alerts": states.get(r.name, [])}
             for r in load_rules(settings.alerts)
         ]
-        emit(("rule", "kind", "condition", "for", "labels", "alerts"), rows, fmt)
+        rows = [
+            [
+                *(r[c] for c in ("rule", "kind", "condition", "for")),
+                ", ".join(f"{k}={v}" for k, v in r["labels"].items()),
+                "; ".join(f"{a['state']} {json.dumps(a['labels'])}" for a in r["alerts"]) or "inactive",
+            ]
+            for r in records
+        ]
+        emit(("rule", "kind", "condition", "for", "labels", "alerts"), rows, fmt, records=records)
 
     @alerts.command("check")
     def check(
