@@ -36,24 +36,24 @@ def _read(pipeline: Pipeline, table: str) -> str:
 
 
 @router.get(
-    "/v1/streams/{name}/tail",
+    "/v1/streams/{stream}/tail",
     tags=["streams"],
     openapi_extra=needs(Scope.READ),
     responses=error_responses({"404": "Unknown stream", "503": "Starting"}),
 )
-def tail(pipeline: Running, name: str, limit: int = Query(20, ge=1, le=MAX_TAIL, description="Rows of each kind.")) -> dict[str, Any]:
+def tail(pipeline: Running, stream: str, limit: int = Query(20, ge=1, le=MAX_TAIL, description="Rows of each kind.")) -> dict[str, Any]:
     """The stream's latest `limit` stored events (by its time field) and its latest `limit`
     rejected items with their reasons, newest first."""
-    stream = pipeline.streams.get(name)
-    if stream is None:
-        raise HttpError(404, "unknown_stream", f"no stream named {name!r}", None, sorted(pipeline.streams))
+    declared = pipeline.streams.get(stream)
+    if declared is None:
+        raise HttpError(404, "unknown_stream", f"no stream named {stream!r}", None, sorted(pipeline.streams))
     if pipeline.sql is None or pipeline.warehouse is None:
         raise not_ready()
-    events = _rows(pipeline, f"SELECT * FROM {_read(pipeline, stream.table)} ORDER BY `{stream.time_field}` DESC LIMIT {limit}")
-    quoted = "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    events = _rows(pipeline, f"SELECT * FROM {_read(pipeline, declared.table)} ORDER BY `{declared.time_field}` DESC LIMIT {limit}")
+    quoted = "'" + stream.replace("\\", "\\\\").replace("'", "\\'") + "'"
     rejects = _rows(
         pipeline,
         f"SELECT time, source, position, reason, raw FROM {_read(pipeline, REJECTED_TABLE)} "
         f"WHERE stream = {quoted} ORDER BY time DESC LIMIT {limit}",
     )
-    return {"stream": name, "time_field": stream.time_field, "events": events, "rejects": rejects}
+    return {"stream": stream, "time_field": declared.time_field, "events": events, "rejects": rejects}
