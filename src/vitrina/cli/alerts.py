@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         else:
             for inst in StateStore(settings.data_dir / STATE_FILE).load().values():
                 states.setdefault(inst.rule, []).append({"state": inst.state, "labels": inst.labels})
-        records = [
+        records: list[dict[str, Any]] = [
             {"rule": r.name, "kind": r.kind, "condition": expr(r), "for": r.for_, "labels": r.labels, "alerts": states.get(r.name, [])}
             for r in load_rules(settings.alerts)
         ]
