@@ -191,7 +191,7 @@ def test_live_tail_shows_new_events_and_rejects(fed: VitrinaProcess, phone: Watc
     reject = page.locator("#tail-rejects tbody tr").first
     expect(reject).to_contain_text(marker)
     expect(reject.locator("td.reason")).to_contain_text("metric_value")
-    api = httpx.get(f"{fed.url}/v1/streams/metrics/tail", params={"limit": 5}, timeout=30).json()
+    api = httpx.get(f"{fed.url}/v1/tail/metrics", params={"limit": 5}, timeout=30).json()
     assert api["events"]["rows"][0]["metric_name"] == marker and marker in api["rejects"]["rows"][0]["raw"]
     page.select_option("#tail-stream", "uploads")
     page.wait_for_function(

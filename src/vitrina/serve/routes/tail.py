@@ -1,4 +1,4 @@
-"""`/v1/streams/{name}/tail`: the latest raw events of a stream and its latest rejects with
+"""`/v1/tail/{stream}`: the latest raw events of a stream and its latest rejects with
 their reasons, newest first (the dashboard's live tail). The queries go through the read-only
 reader of `/v1/sql`, so the same guard, limits and concurrency apply."""
 
@@ -36,7 +36,7 @@ def _read(pipeline: Pipeline, table: str) -> str:
 
 
 @router.get(
-    "/v1/streams/{stream}/tail",
+    "/v1/tail/{stream}",
     tags=["streams"],
     openapi_extra=needs(Scope.READ),
     responses=error_responses({"404": "Unknown stream", "503": "Starting"}),

@@ -525,7 +525,7 @@
     clearTimeout(tailTimer);
     const stream = $("tail-stream").value;
     try {
-      const resp = await fetch("/v1/streams/" + encodeURIComponent(stream) + "/tail?limit=" + $("tail-limit").value);
+      const resp = await fetch("/v1/tail/" + encodeURIComponent(stream) + "?limit=" + $("tail-limit").value);
       const body = await resp.json();
       if (!resp.ok) { $("tail-status").textContent = body.message || "error " + resp.status; return; }
       if (body.stream !== $("tail-stream").value) return; // the stream changed meanwhile
