@@ -82,6 +82,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, dict[str, Any] | None]] = {
     ("get", "/v1/sql"): ("read", "/v1/sql?query=SELECT%201", None),
     ("post", "/v1/sql"): ("read", "/v1/sql", {"query": "SELECT 1"}),
     ("get", "/v1/streams"): ("read", "/v1/streams", None),
+    ("get", "/v1/tail/{stream}"): ("read", "/v1/tail/metrics", None),
     ("get", "/v1/rollups/{stream}"): ("read", "/v1/rollups/metrics", None),
     ("get", "/v1/models"): ("read", "/v1/models", None),
     ("get", "/v1/alerts"): ("read", "/v1/alerts", None),
@@ -96,6 +97,8 @@ UNDOCUMENTED = [
     ("open", "/dashboards/static/app.js"),
     ("read", "/"),
     ("read", "/d/overview"),
+    ("read", "/explore"),
+    ("read", "/tail"),
 ]
 INTAKE = ("/v1/streams/", "/upload/metrics/", "/events/")
 

@@ -8,16 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from vitrina.cli.options import DataDirOpt, UrlOpt
+from vitrina.cli.output import Format, FormatOpt, emit
 from vitrina.cli.remote import KeyOpt, call
 
 console = Console(stderr=True)
-out = Console()
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file (rules under [[alerts.rules]]).")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default ./vitrina-data).")]
-UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")]
 
 
 def _call(method: str, url: str, key: str | None, **kw: Any) -> Any:
@@ -28,7 +26,9 @@ def register(app: typer.Typer) -> None:
     alerts = typer.Typer(help="Alert rules: states, a check now, Prometheus export.", no_args_is_help=True)
 
     @alerts.command("list")
-    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
+    def list_(
+        data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None, fmt: FormatOpt = Format.table
+    ) -> None:
         """The rules, their PromQL equivalent and the state of their alerts."""
         from vitrina.alerts.prometheus import expr
         from vitrina.alerts.rules import load_rules
@@ -39,21 +39,31 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(config, data_dir=data_dir)
         target = url or running_url(settings.data_dir)
-        states: dict[str, list[str]] = {}
+        states: dict[str, list[dict[str, Any]]] = {}
         if target:
             for rule in _call("GET", f"{target}/v1/alerts", key):
-                states[rule["name"]] = [f"{i['state']} {json.dumps(i['labels'])}" for i in rule["instances"]]
+                states[rule["name"]] = [{"state": i["state"], "labels": i["labels"]} for i in rule["instances"]]
         else:
             for inst in StateStore(settings.data_dir / STATE_FILE).load().values():
-                states.setdefault(inst.rule, []).append(f"{inst.state} {json.dumps(inst.labels)}")
-        table = Table("rule", "kind", "condition", "for", "labels", "alerts")
-        for r in load_rules(settings.alerts):
-            labels = ", ".join(f"{k}={v}" for k, v in r.labels.items())
-            table.add_row(r.name, r.kind, expr(r), r.for_, labels, "\n".join(states.get(r.name, [])) or "inactive")
-        out.print(table)
+                states.setdefault(inst.rule, []).append({"state": inst.state, "labels": inst.labels})
+        records: list[dict[str, Any]] = [
+            {"rule": r.name, "kind": r.kind, "condition": expr(r), "for": r.for_, "labels": r.labels, "alerts": states.get(r.name, [])}
+            for r in load_rules(settings.alerts)
+        ]
+        rows = [
+            [
+                *(r[c] for c in ("rule", "kind", "condition", "for")),
+                ", ".join(f"{k}={v}" for k, v in r["labels"].items()),
+                "; ".join(f"{a['state']} {json.dumps(a['labels'])}" for a in r["alerts"]) or "inactive",
+            ]
+            for r in records
+        ]
+        emit(("rule", "kind", "condition", "for", "labels", "alerts"), rows, fmt, records=records)
 
     @alerts.command("check")
-    def check(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
+    def check(
+        data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None, fmt: FormatOpt = Format.table
+    ) -> None:
         """Validate the rules and test them now (no state change, no notification; through a
         server: an --operate key)."""
         from vitrina.alerts.rules import load_rules
@@ -64,16 +74,8 @@ def register(app: typer.Typer) -> None:
         rules = load_rules(settings.alerts)
         target = url or running_url(settings.data_dir)
         checks = _call("POST", f"{target}/v1/alerts/evaluate", key, json={"dry_run": True})["checks"] if target else _check_local(settings)
-        table = Table("rule", "labels", "value", "limit", "condition")
-        for c in checks:
-            table.add_row(
-                c["rule"],
-                json.dumps(c["labels"]),
-                "" if c["value"] is None else f"{c['value']:g}",
-                "" if c["limit"] is None else f"{c['limit']:g}",
-                "[red]true[/red]" if c["active"] else "false",
-            )
-        out.print(table)
+        rows = [[c["rule"], json.dumps(c["labels"]), c["value"], c["limit"], "true" if c["active"] else "false"] for c in checks]
+        emit(("rule", "labels", "value", "limit", "condition"), rows, fmt, records=checks)
         console.print(f"{len(rules)} rules valid; {sum(1 for c in checks if c['active'])} conditions true now")
 
     @alerts.command("export-prometheus")

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from vitrina.cli.models import ConfigOpt, DataDirOpt
+from vitrina.cli.options import ConfigOpt, DataDirOpt, NewDataDirOpt
+from vitrina.cli.output import Format, FormatOpt, emit
 
 if TYPE_CHECKING:
     from vitrina.auth.keys import KeyFile
@@ -38,7 +38,7 @@ def _refused(exc: Exception) -> typer.Exit:
 
 def register(app: typer.Typer) -> None:
     keys = typer.Typer(
-        help="API keys: which streams a producer may send, who may read, who may operate (\\[auth] enabled = true).", no_args_is_help=True
+        help="API keys: which streams a producer may send, who may read, who may operate ([auth] enabled = true).", no_args_is_help=True
     )
 
     @keys.command("add")
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--operate", help="It may operate: run models, reports and alert rounds, flush the log.")
         ] = False,
         rate: Annotated[float, typer.Option(help="Events per second it may send (0: no limit).")] = 0.0,
-        data_dir: DataDirOpt = None,
+        data_dir: NewDataDirOpt = None,
         config: ConfigOpt = None,
     ) -> None:
         """Make a key and print its token (shown this once; only its hash is kept)."""
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         out.print(token)
 
     @keys.command("list")
-    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:
+    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, fmt: FormatOpt = Format.table) -> None:
         """The keys: name, streams, read, operate, rate, created (never the tokens)."""
         from vitrina.auth.keys import KeysUnavailable
 
@@ -74,11 +74,11 @@ def register(app: typer.Typer) -> None:
             keys = _store(config, data_dir).all()
         except KeysUnavailable as exc:
             raise _refused(exc) from None
-        table = Table("name", "streams", "read", "operate", "events/s", "created")
-        for k in keys:
-            rate = f"{k.rate:g}" if k.rate else "no limit"
-            table.add_row(k.name, ", ".join(k.streams), "yes" if k.read else "", "yes" if k.operate else "", rate, k.created)
-        out.print(table)
+        columns = ("name", "streams", "read", "operate", "events/s", "created")
+        rows = [[k.name, list(k.streams), k.read, k.operate, k.rate, k.created] for k in keys]
+        if fmt is Format.table:
+            rows = [[n, s, "yes" if r else "", "yes" if o else "", f"{rate:g}" if rate else "no limit", c] for n, s, r, o, rate, c in rows]
+        emit(columns, rows, fmt)
 
     @keys.command("revoke")
     def revoke(name: str, data_dir: DataDirOpt = None, config: ConfigOpt = None) -> None:

@@ -13,19 +13,33 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from vitrina import __version__
 from vitrina.cli.config_file import settings_from
+from vitrina.cli.options import DataDirOpt, NewDataDirOpt, PortOpt
+from vitrina.cli.output import Format, FormatOpt, emit
 from vitrina.cli.remote import KeyOpt, call
 from vitrina.config import Settings
 
-app = typer.Typer(help="vitrina: marketplace telemetry into ClickHouse, with rollups, SQL and a simulator.", no_args_is_help=True)
+# No Rich markup in help: it would eat config sections such as [[alerts.rules]] and [auth].
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
 console = Console(stderr=True)
 out = Console()
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file (streams, writer, limits).")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default ./vitrina-data).")]
+DEBUG = {"on": False}
+
+
+@app.callback()
+def options(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")] = False) -> None:
+    """vitrina: marketplace telemetry into ClickHouse, with rollups, SQL and a simulator.
+
+    Exit codes: 0 done, 1 failed (an error the server or the data gave), 2 bad usage or settings."""
+    DEBUG["on"] = debug
 
 
 @app.command()
@@ -37,8 +51,8 @@ def version() -> None:
 @app.command()
 def up(
     host: Annotated[Optional[str], typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
-    data_dir: DataDirOpt = None,
+    port: PortOpt = None,
+    data_dir: NewDataDirOpt = None,
     config: ConfigOpt = None,
     demo: Annotated[bool, typer.Option("--demo", help="Feed the stack with the simulator (all streams).")] = False,
     demo_rate: Annotated[float, typer.Option(help="Events per second the demo simulator sends.")] = 200.0,
@@ -77,15 +91,12 @@ def up(
     run(settings, ready)
 
 
-def _print_result(result: dict[str, Any], fmt: str) -> None:
-    if fmt == "json":
-        out.print_json(json.dumps(result, default=str))
-        return
-    table = Table(*[m["name"] for m in result["meta"]])
-    for row in result["data"]:
-        table.add_row(*[str(v) for v in row.values()])
-    out.print(table)
-    console.print(f"{result['rows']} rows" + (" (truncated)" if result.get("truncated") else ""))
+def _print_result(result: dict[str, Any], fmt: Format) -> None:
+    """A query's answer: json prints the server's body as sent (meta, data, rows, statistics)."""
+    columns = [m["name"] for m in result["meta"]]
+    emit(columns, [[row.get(c) for c in columns] for row in result["data"]], fmt, records=result)
+    if fmt is Format.table:
+        console.print(f"{result['rows']} rows" + (" (truncated)" if result.get("truncated") else ""))
 
 
 @app.command()
@@ -94,10 +105,10 @@ def sql(
     data_dir: DataDirOpt = None,
     config: ConfigOpt = None,
     url: Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: FormatOpt = Format.table,
     key: KeyOpt = None,
 ) -> None:
-    """Run a read-only query against a running `vitrina up` (with \\[auth]: a --read key), or the
+    """Run a read-only query against a running `vitrina up` (with [auth]: a --read key), or the
     data folder if none runs (the same checks and limits either way: docs/SQL.md)."""
     from vitrina.serve.server import running_url
 
@@ -163,7 +174,7 @@ def flush(
     key: KeyOpt = None,
 ) -> None:
     """Insert what the running server's write-ahead log holds now, and return once everything
-    acknowledged before is in ClickHouse (with \\[auth]: an --operate key)."""
+    acknowledged before is in ClickHouse (with [auth]: an --operate key)."""
     from vitrina.serve.server import running_url
 
     settings = settings_from(config, data_dir=data_dir)
@@ -176,16 +187,17 @@ def flush(
 
 
 @app.command()
-def streams(config: ConfigOpt = None) -> None:
-    """List the declared streams and their fields."""
+def streams(config: ConfigOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the declared streams and their fields (a row per field)."""
     settings = settings_from(config)
-    for s in settings.streams.values():
-        table = Table(
-            "field", "type", "required", "ClickHouse", title=f"{s.name} ({'built-in' if s.builtin else 'config'}): {s.description}"
-        )
-        for f in s.fields:
-            table.add_row(f.name, f.kind, "yes" if f.required else "", f.clickhouse_type())
-        out.print(table)
+    rows = [
+        [s.name, "built-in" if s.builtin else "config", f.name, f.kind, f.required, f.clickhouse_type()]
+        for s in settings.streams.values()
+        for f in s.fields
+    ]
+    if fmt is Format.table:
+        rows = [[*r[:4], "yes" if r[4] else "", r[5]] for r in rows]
+    emit(("stream", "declared", "field", "type", "required", "ClickHouse"), rows, fmt)
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
@@ -195,4 +207,13 @@ for _module in STAGE_COMMANDS:
 
 
 def main() -> None:
-    app()
+    """The command, with an unexpected error as one line (the traceback with --debug)."""
+    try:
+        app()
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        console.print(
+            f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(' '.join(str(exc).split()))} (--debug shows where)", soft_wrap=True
+        )
+        sys.exit(1)

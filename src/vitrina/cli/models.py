@@ -10,17 +10,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from vitrina.cli.options import ConfigOpt, DataDirOpt, UrlOpt
+from vitrina.cli.output import Format, FormatOpt, emit
 from vitrina.cli.remote import KeyOpt, call
 from vitrina.config import Settings
 
 console = Console(stderr=True)
-out = Console()
-
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings file.")]
-DataDirOpt = Annotated[Optional[Path], typer.Option("--data-dir", help="Data folder (default ./vitrina-data).")]
-UrlOpt = Annotated[Optional[str], typer.Option(help="A running vitrina (default: the one on the data folder).")]
 
 
 def _target(config: Path | None, data_dir: Path | None, url: str | None) -> tuple[Settings, str | None]:
@@ -49,6 +45,23 @@ def local_runner(settings: Settings) -> Iterator[Any]:
         wh.close()
 
 
+LIST_COLUMNS = ("model", "depends on", "cadence", "last run", "mode", "rows", "seconds", "status")
+
+
+def _status_row(m: dict[str, Any]) -> list[Any]:
+    run = m["last_run"] or {}
+    return [
+        m["name"],
+        ", ".join(m["depends"]),
+        f"{m['cadence_s']:g}s",
+        (run.get("started") or "never")[:19],
+        run.get("mode", ""),
+        run.get("rows", ""),
+        f"{run['duration_s']:.3f}" if run else "",
+        run.get("status", ""),
+    ]
+
+
 def _call(method: str, url: str, key: str | None, **kw: Any) -> Any:
     return call(method, url, key=key, timeout=600, **kw)
 
@@ -64,6 +77,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         url: UrlOpt = None,
         key: KeyOpt = None,
+        fmt: FormatOpt = Format.table,
     ) -> None:
         """Run models now and print what each wrote (through a server: an --operate key)."""
         from vitrina.models.spec import ModelError
@@ -79,17 +93,17 @@ def register(app: typer.Typer) -> None:
                 except ModelError as exc:
                     console.print(f"[red]{exc}[/red]")
                     raise typer.Exit(2) from None
-        table = Table("model", "mode", "window from", "rows", "seconds", "status")
-        for r in results:
-            table.add_row(
-                r["name"], r["mode"], r["window_start"][:10], str(r["rows"]), f"{r['duration_s']:.3f}", r["status"] + " " + r["error"]
-            )
-        out.print(table)
+        rows = [
+            [r["name"], r["mode"], r["window_start"][:10], r["rows"], f"{r['duration_s']:.3f}", r["status"], r["error"]] for r in results
+        ]
+        emit(("model", "mode", "window from", "rows", "seconds", "status", "error"), rows, fmt, records=results)
         if any(r["status"] != "ok" for r in results):
             raise typer.Exit(1)
 
     @models.command("list")
-    def list_(data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None) -> None:
+    def list_(
+        data_dir: DataDirOpt = None, config: ConfigOpt = None, url: UrlOpt = None, key: KeyOpt = None, fmt: FormatOpt = Format.table
+    ) -> None:
         """Models with their dependencies, cadence and last run (when, rows, duration)."""
         settings, target = _target(config, data_dir, url)
         if target:
@@ -97,19 +111,6 @@ def register(app: typer.Typer) -> None:
         else:
             with local_runner(settings) as runner:
                 status = runner.status()
-        table = Table("model", "depends on", "cadence", "last run", "mode", "rows", "seconds", "status")
-        for m in status:
-            run = m["last_run"] or {}
-            table.add_row(
-                m["name"],
-                ", ".join(m["depends"]),
-                f"{m['cadence_s']:g}s",
-                (run.get("started") or "never")[:19],
-                run.get("mode", ""),
-                str(run.get("rows", "")),
-                f"{run['duration_s']:.3f}" if run else "",
-                run.get("status", ""),
-            )
-        out.print(table)
+        emit(LIST_COLUMNS, [_status_row(m) for m in status], fmt, records=status)
 
     app.add_typer(models, name="models")

@@ -14,7 +14,7 @@ _console = Console(stderr=True)
 KEY_ENV = "VITRINA_API_KEY"
 KeyOpt = Annotated[
     Optional[str],
-    typer.Option("--key", envvar=KEY_ENV, show_envvar=True, help="API key, for a server with \\[auth] enabled."),
+    typer.Option("--key", envvar=KEY_ENV, show_envvar=True, help="API key, for a server with [auth] enabled."),
 ]
 
 

@@ -56,3 +56,16 @@ def parse_period(kind: str, text: str) -> Period:
         return period_of(kind, date.fromisoformat(text))
     except ValueError:
         raise ValueError(f"{text!r} is not a {kind}: use YYYY-MM-DD" + (" or YYYY-Www" if kind == "week" else "")) from None
+
+
+class PeriodOpen(ValueError):
+    """A period that has not ended: its reports would miss what is still to come."""
+
+
+def require_closed(period: Period, now: datetime, partial: bool) -> None:
+    """Refuse a period that ends after `now`, unless the caller asked for a partial report."""
+    if period.end_time > now and not partial:
+        raise PeriodOpen(
+            f"the {period.kind} {period.label} is still open (it ends {period.end_time.isoformat()}): "
+            "pass --partial (API: partial=true) to write what is stored so far"
+        )

@@ -21,7 +21,7 @@ from vitrina.models.state import last_ok_run_at
 from vitrina.periodic import Periodic
 from vitrina.pipeline import Pipeline
 from vitrina.reports.content import SOURCE_MODEL, ModelsMissing
-from vitrina.reports.periods import Period, last_closed, parse_period
+from vitrina.reports.periods import Period, last_closed, parse_period, require_closed
 from vitrina.reports.settings import PERIODS, ReportSettings
 from vitrina.reports.writer import is_written, write_period
 
@@ -36,6 +36,7 @@ class ReportRequest(BaseModel):
     sellers: list[
         Annotated[int, Field(ge=0, le=2**64 - 1)]
     ] = []  # seller ids are UInt64: a negative one was a 500  # default: [reports] sellers, or the most active ones
+    partial: bool = False  # allow a period that has not ended (its reports miss what is to come)
 
 
 def destination_of(settings: Settings) -> str:
@@ -71,7 +72,9 @@ class ReportsService:
         async def run(body: ReportRequest) -> dict[str, Any]:
             """Write one period's reports now (again, if they exist) and say where."""
             try:
-                period = requested_period(self.settings, body.kind, body.period, datetime.now(UTC))
+                now = datetime.now(UTC)
+                period = requested_period(self.settings, body.kind, body.period, now)
+                require_closed(period, now, body.partial)
             except ValueError as exc:
                 raise HttpError(400, "bad_period", str(exc)) from None
             try:

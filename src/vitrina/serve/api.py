@@ -14,7 +14,7 @@ from vitrina.pipeline import Pipeline
 from vitrina.serve.errors import install_error_handlers
 from vitrina.serve.openapi import complete_openapi
 from vitrina.serve.responses import MsgspecJSON
-from vitrina.serve.routes import docs, ops, rollups, sql, streams
+from vitrina.serve.routes import docs, ops, rollups, sql, streams, tail
 
 
 class VitrinaAPI(FastAPI):
@@ -44,7 +44,15 @@ class VitrinaAPI(FastAPI):
 def build_api(pipeline: Pipeline) -> VitrinaAPI:
     app = VitrinaAPI(pipeline)
     docs.mount_static(app)
-    for router in (docs.router, ops.router, ops.metrics_router(pipeline.settings.auth.metrics), sql.router, streams.router, rollups.router):
+    for router in (
+        docs.router,
+        ops.router,
+        ops.metrics_router(pipeline.settings.auth.metrics),
+        sql.router,
+        streams.router,
+        tail.router,
+        rollups.router,
+    ):
         app.include_router(router)
     install_error_handlers(app)
     return app

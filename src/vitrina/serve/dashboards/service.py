@@ -21,13 +21,14 @@ from vitrina.auth.scopes import Scope, needs
 from vitrina.errors import HttpError, error_responses, not_ready
 from vitrina.pipeline import Pipeline
 from vitrina.serve.dashboards.catalog import catalog_of
-from vitrina.serve.dashboards.data import RANGES, PanelRunner, RangeError, alert_rows, parse_window
+from vitrina.serve.dashboards.data import DEFAULT_RANGE, RANGES, PanelRunner, RangeError, alert_rows, parse_window
 from vitrina.serve.dashboards.panels import Dashboard
 from vitrina.serve.responses import MsgspecJSON
 
 STATIC = Path(__file__).parent / "static"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 MAX_ROWS = 100_000
+AUTO_RANGE = "auto"  # the page's first load without a range: the shortest one holding the data
 
 
 def describe(d: Dashboard) -> dict[str, Any]:
@@ -74,6 +75,7 @@ class DashboardService:
             "ranges": list(RANGES),
             "dashboards": [describe(d) for d in self.catalog.dashboards],
             "guide": self.catalog.guide(),
+            "streams": sorted(self.catalog.streams),
         }
         # `</` cannot end the inline script early once escaped.
         self._page = self._page.replace("__BOOT__", json.dumps(boot).replace("</", "<\\/")).replace("__VERSION__", __version__)
@@ -97,9 +99,27 @@ class DashboardService:
             return {"available": False, "alerts": []}
         return {"available": True, "alerts": alert_rows(await asyncio.to_thread(evaluator.table))}
 
+    def _fitting_range(self) -> str:
+        """The shortest named range that holds every stored event (1h when none is): a fresh
+        install's data fills the chart instead of a sliver at its right edge."""
+        assert self.runner is not None
+        firsts = []
+        for stream in self.catalog.streams.values():
+            table = f"{self.pipeline.settings.database}.`{self.runner.read(stream.table)}`"
+            _, rows = self.runner.query(f"SELECT toUnixTimestamp(min({stream.time_sql})) FROM {table}", {})
+            if rows and rows[0][0]:
+                firsts.append(int(rows[0][0]))
+        if not firsts:
+            return DEFAULT_RANGE
+        span = (time.time() - min(firsts)) * 1.1
+        return next((name for name, seconds in RANGES.items() if seconds >= span), list(RANGES)[-1])
+
     def _run(self, d: Dashboard, request: Request) -> dict[str, Any]:
         q = request.query_params
-        window = parse_window(q.get("range"), q.get("from"), q.get("to"))
+        range_name = q.get("range")
+        if range_name == AUTO_RANGE and not (q.get("from") or q.get("to")):
+            range_name = self._fitting_range()
+        window = parse_window(range_name, q.get("from"), q.get("to"))
         assert self.runner is not None
         options = self.runner.variable_options(d, window)
         chosen = {}
@@ -115,7 +135,7 @@ class DashboardService:
         return {
             "dashboard": d.name,
             "stored": self.runner.stored_rows(self.catalog.raw_tables),  # 0: the first-event guide
-            "range": {"from": window.start, "to": window.end, "interval_s": window.interval_s},
+            "range": {"from": window.start, "to": window.end, "interval_s": window.interval_s, "name": range_name},
             "variables": {n: {"options": options[n], "value": chosen[n]} for n in options},
             "panels": panels,
         }
@@ -145,6 +165,14 @@ class DashboardService:
         def page(name: str) -> Response:
             if name not in self.by_name:
                 return RedirectResponse("/")
+            return HTMLResponse(self._page)
+
+        @api.get("/explore", include_in_schema=False, openapi_extra=needs(Scope.READ))
+        def explore() -> HTMLResponse:
+            return HTMLResponse(self._page)
+
+        @api.get("/tail", include_in_schema=False, openapi_extra=needs(Scope.READ))
+        def tail() -> HTMLResponse:
             return HTMLResponse(self._page)
 
         api.add_api_route("/dashboards/static/{file}", static, methods=["GET"], include_in_schema=False, openapi_extra=needs(Scope.OPEN))

@@ -10,9 +10,12 @@
   // State lives in the URL so a reload or a shared link shows the same view.
   const url = new URL(location.href);
   const pathName = location.pathname.startsWith("/d/") ? location.pathname.slice(3) : "overview";
+  // The page's own views beside the dashboards: SQL with a chart, and a live tail of a stream.
+  const VIEW = { "/explore": "explore", "/tail": "tail" }[location.pathname] || "dashboard";
   const state = {
     dashboard: byName[pathName] ? pathName : "overview",
-    range: url.searchParams.get("range") || "1h",
+    // No range asked: the server picks the shortest one holding the data ("auto"), once.
+    range: url.searchParams.get("range") || "auto",
     from: url.searchParams.get("from"),
     to: url.searchParams.get("to"),
     refresh: Number(url.searchParams.get("refresh") || 5),
@@ -37,7 +40,7 @@
     const q = query();
     q.set("refresh", String(state.refresh));
     history.replaceState(null, "", "/d/" + state.dashboard + "?" + q.toString());
-    for (const a of document.querySelectorAll("#tabs a")) {
+    for (const a of document.querySelectorAll("#tabs a[data-name]")) {
       const keep = new URLSearchParams(q);
       for (const k of [...keep.keys()]) if (k.startsWith("var-")) keep.delete(k);
       a.href = "/d/" + a.dataset.name + "?" + keep.toString();
@@ -69,22 +72,30 @@
   const color = (c) => ({ red: css("--bad"), green: css("--ok") }[c] || c);
 
   // ---- layout ----------------------------------------------------------------------------
+  function layoutTabs() {
+    const tabs = $("tabs");
+    const tab = (text, href, active, name) => {
+      const a = document.createElement("a");
+      a.textContent = text;
+      a.href = href;
+      if (name) a.dataset.name = name;
+      if (active) a.className = "active";
+      tabs.appendChild(a);
+    };
+    for (const d of BOOT.dashboards) tab(d.title, "/d/" + d.name, VIEW === "dashboard" && d.name === state.dashboard, d.name);
+    tab("Explore", "/explore", VIEW === "explore");
+    tab("Live tail", "/tail", VIEW === "tail");
+    $("refresh").value = String(state.refresh);
+    if (!$("refresh").value) { state.refresh = 5; $("refresh").value = "5"; }
+  }
+
   function layoutPage() {
     document.title = "vitrina · " + dash.title;
-    const tabs = $("tabs");
-    for (const d of BOOT.dashboards) {
-      const a = document.createElement("a");
-      a.textContent = d.title;
-      a.dataset.name = d.name;
-      if (d.name === state.dashboard) a.className = "active";
-      tabs.appendChild(a);
-    }
     const range = $("range");
     for (const r of BOOT.ranges) range.add(new Option(RANGE_LABELS[r] || r, r));
     range.add(new Option("custom", "custom"));
+    range.add(new Option("fit the data", "auto"));
     range.value = state.range;
-    $("refresh").value = String(state.refresh);
-    if (!$("refresh").value) { state.refresh = 5; $("refresh").value = "5"; }
     const grid = $("grid");
     for (const p of dash.panels) {
       const el = document.createElement("section");
@@ -93,12 +104,51 @@
       el.dataset.kind = p.kind;
       el.style.gridColumn = "span " + p.width;
       el.style.height = p.height * 34 + "px";
-      el.innerHTML = "<h2></h2><div class='body'></div>";
+      el.innerHTML = "<header><h2></h2><span class='exports'></span></header><div class='body'></div>";
       el.querySelector("h2").textContent = p.title;
       if (p.description) el.querySelector("h2").title = p.description;
+      if (p.kind !== "alerts") exportButtons(p, el.querySelector(".exports"));
       grid.appendChild(el);
     }
     showCustom();
+  }
+
+  // ---- exports: a panel's data as CSV, its chart as PNG ------------------------------------
+  const CHARTS = new Set(["timeseries", "bar", "histogram"]);
+  function exportButtons(p, box) {
+    const button = (text, cls, title, act) => {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "export " + cls; b.textContent = text; b.title = title;
+      b.addEventListener("click", act);
+      box.appendChild(b);
+    };
+    button("CSV", "export-csv", "this panel's data as CSV", () => {
+      const res = last && last.panels[p.id];
+      if (res) download(p.id + ".csv", csvText(res.columns, rowsOf(res)), "text/csv");
+    });
+    if (CHARTS.has(p.kind)) {
+      button("PNG", "export-png", "this chart as a PNG image", () => {
+        const div = document.querySelector("#panel-" + p.id + " .js-plotly-plot");
+        if (div) Plotly.downloadImage(div, { format: "png", filename: p.id, width: div.clientWidth * 2, height: div.clientHeight * 2, scale: 1 });
+      });
+    }
+  }
+  const rowsOf = (res) => Array.from({ length: res.rows }, (_, i) => res.columns.map((c) => res.values[c][i]));
+  function csvText(columns, rows) {
+    const quote = (v) => {
+      const t = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+      return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+    };
+    return [columns, ...rows].map((r) => r.map(quote).join(",")).join("\r\n") + "\r\n";
+  }
+  function download(name, text, type) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([text], { type }));
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   }
 
   function showCustom() {
@@ -120,7 +170,9 @@
       plot_bgcolor: "rgba(0,0,0,0)",
       font: { color: css("--text"), size: 11 },
       showlegend: true,
-      legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, font: { size: 10 } },
+      // Above the plot area, which plotly shrinks to make room (many series scroll within a
+      // third of the height): the legend never covers the data.
+      legend: { orientation: "h", y: 1, yanchor: "bottom", x: 0, font: { size: 10 }, maxheight: 0.34 },
       xaxis: { gridcolor: grid, zerolinecolor: grid, automargin: true },
       yaxis: { gridcolor: grid, zerolinecolor: grid, automargin: true },
       hovermode: "x unified",
@@ -343,6 +395,7 @@
       if (mine !== seq) return;
       if (!resp.ok) { $("status").textContent = body.message || "error " + resp.status; return; }
       last = body;
+      if (state.range === "auto") { state.range = body.range.name; $("range").value = state.range; syncUrl(); }
       performance.mark("vitrina:data");
       drawVars(body.variables || {});
       draw(body);
@@ -377,6 +430,7 @@
     document.documentElement.dataset.theme = theme;
     localStorage.setItem("vitrina-theme", theme);
     if (last) draw(last);
+    if (explored) drawExplore(explored.meta, explored.data.map((r) => explored.meta.map((m) => r[m.name])));
   }
 
   function wire() {
@@ -392,12 +446,135 @@
       load();
     });
     $("refresh").addEventListener("change", (e) => { state.refresh = Number(e.target.value); syncUrl(); showStatus(); schedule(); });
-    $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
+  }
+
+  // ---- explore: read-only SQL through /v1/sql, a table, a chart, CSV and PNG ----------------
+  let explored = null;
+  const NUMERIC = /^(Nullable\()?(U?Int|Float|Decimal)/;
+  const TIMELIKE = /^(Nullable\()?(Date|DateTime)/;
+
+  async function runExplore() {
+    const sql = $("explore-sql").value;
+    const q = new URL(location.href);
+    q.searchParams.set("sql", sql);
+    history.replaceState(null, "", q.pathname + "?" + q.searchParams.toString());
+    $("explore-status").textContent = "running…";
+    const started = performance.now();
+    const resp = await fetch("/v1/sql", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: sql }) });
+    const body = await resp.json();
+    if (!resp.ok) {
+      explored = null;
+      $("explore-status").textContent = (body.message || "error " + resp.status) + (body.detail && body.detail.length ? " (" + body.detail.join("; ") + ")" : "");
+      $("explore-status").className = "error";
+      $("explore-table").innerHTML = "";
+      Plotly.purge($("explore-chart"));
+      $("explore-csv").disabled = $("explore-png").disabled = true;
+      document.body.dataset.explored = "error";
+      return;
+    }
+    explored = body;
+    const columns = body.meta.map((m) => m.name);
+    const rows = body.data.map((r) => columns.map((c) => r[c]));
+    $("explore-status").className = "muted";
+    $("explore-status").textContent = body.rows + " rows" + (body.truncated ? " (truncated)" : "") + " · " + Math.round(performance.now() - started) + " ms";
+    $("explore-table").innerHTML = "";
+    $("explore-table").appendChild(table(columns, rows.map((r) => r.map((v) => ({ text: v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v), cls: typeof v === "number" ? "num" : "" })))));
+    const charted = drawExplore(body.meta, rows);
+    $("explore-csv").disabled = false;
+    $("explore-png").disabled = !charted;
+    document.body.dataset.explored = String((Number(document.body.dataset.explored) || 0) + 1);
+  }
+
+  // The first column along x (time, or categories), every other numeric column a series.
+  function drawExplore(meta, rows) {
+    const div = $("explore-chart");
+    const ys = meta.map((m, i) => [m, i]).filter(([m, i]) => i > 0 && NUMERIC.test(m.type));
+    if (!meta.length || !ys.length || !rows.length) { Plotly.purge(div); div.hidden = true; return false; }
+    div.hidden = false;
+    const timed = TIMELIKE.test(meta[0].type);
+    const x = rows.map((r) => (timed ? String(r[0]).replace("T", " ").replace("Z", "") : String(r[0])));
+    const traces = ys.map(([m, i]) => ({ type: timed ? "scatter" : "bar", mode: lineMode(rows.length), marker: MARKER, name: m.name, x, y: rows.map((r) => Number(r[i])) }));
+    const layout = plotLayout({
+      showlegend: traces.length > 1,
+      hovermode: "closest",
+      xaxis: { type: timed ? "date" : "category", gridcolor: css("--grid"), automargin: true, title: { text: meta[0].name, font: { size: 10 } } },
+    });
+    Plotly.react(div, traces, layout, CONFIG);
+    return true;
+  }
+
+  function layoutExplore() {
+    document.title = "vitrina · Explore";
+    $("explore").hidden = false;
+    const asked = url.searchParams.get("sql");
+    if (asked) $("explore-sql").value = asked;
+    $("explore-form").addEventListener("submit", (e) => { e.preventDefault(); runExplore().catch((err) => { $("explore-status").textContent = "cannot run: " + err; }); });
+    $("explore-sql").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); $("explore-form").requestSubmit(); } });
+    $("explore-csv").addEventListener("click", () => {
+      if (!explored) return;
+      const columns = explored.meta.map((m) => m.name);
+      download("query.csv", csvText(columns, explored.data.map((r) => columns.map((c) => r[c]))), "text/csv");
+    });
+    $("explore-png").addEventListener("click", () => Plotly.downloadImage($("explore-chart"), { format: "png", filename: "query", width: 1200, height: 500 }));
+  }
+
+  // ---- live tail: a stream's latest events and rejects, refreshed --------------------------
+  let tailTimer = null;
+  let tails = 0;
+  async function loadTail() {
+    clearTimeout(tailTimer);
+    const stream = $("tail-stream").value;
+    try {
+      const resp = await fetch("/v1/tail/" + encodeURIComponent(stream) + "?limit=" + $("tail-limit").value);
+      const body = await resp.json();
+      if (!resp.ok) { $("tail-status").textContent = body.message || "error " + resp.status; return; }
+      if (body.stream !== $("tail-stream").value) return; // the stream changed meanwhile
+      const cells = (part) => part.rows.map((r) => part.columns.map((c) => { const v = r[c]; return { text: v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v), cls: typeof v === "number" ? "num" : c === "reason" ? "reason" : "" }; }));
+      for (const [part, id, none] of [[body.events, "tail-events", "no events stored yet"], [body.rejects, "tail-rejects", "no rejects"]]) {
+        const box = $(id);
+        box.innerHTML = "";
+        if (part.rows.length) box.appendChild(table(part.columns, cells(part)));
+        else box.innerHTML = "<div class='empty-note'>" + none + "</div>";
+      }
+      tails += 1;
+      document.body.dataset.tails = String(tails);
+      $("tail-status").textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC" + (state.refresh ? " · refresh " + state.refresh + " s" : " · refresh off");
+    } catch (err) {
+      $("tail-status").textContent = "cannot load: " + err;
+    } finally {
+      if (state.refresh > 0) tailTimer = setTimeout(loadTail, state.refresh * 1000);
+    }
+  }
+
+  function layoutTail() {
+    document.title = "vitrina · Live tail";
+    $("tail").hidden = false;
+    const sel = $("tail-stream");
+    for (const name of BOOT.streams) sel.add(new Option(name, name));
+    const asked = url.searchParams.get("stream");
+    if (asked && BOOT.streams.includes(asked)) sel.value = asked;
+    const sync = () => history.replaceState(null, "", "/tail?stream=" + encodeURIComponent(sel.value) + "&refresh=" + state.refresh);
+    sel.addEventListener("change", () => { sync(); loadTail(); });
+    $("tail-limit").addEventListener("change", loadTail);
+    $("refresh").addEventListener("change", (e) => { state.refresh = Number(e.target.value); sync(); loadTail(); });
+    sync();
   }
 
   document.documentElement.dataset.theme = localStorage.getItem("vitrina-theme") || "dark";
-  layoutPage();
-  wire();
-  syncUrl();
-  load();
+  document.body.dataset.view = VIEW;
+  layoutTabs();
+  if (VIEW !== "dashboard") { $("range").parentElement.hidden = true; $("vars").hidden = true; $("refresh").parentElement.hidden = VIEW === "explore"; }
+  $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
+  if (VIEW === "explore") {
+    layoutExplore();
+    if (url.searchParams.get("sql")) $("explore-form").requestSubmit();
+  } else if (VIEW === "tail") {
+    layoutTail();
+    loadTail();
+  } else {
+    layoutPage();
+    wire();
+    syncUrl();
+    load();
+  }
 })();
