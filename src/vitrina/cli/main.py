@@ -189,7 +189,7 @@ def streams(config: ConfigOpt = None) -> None:
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
-STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys", "deploy")
+STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys", "deploy", "importing")
 for _module in STAGE_COMMANDS:
     importlib.import_module(f"vitrina.cli.{_module}").register(app)
 
