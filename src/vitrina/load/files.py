@@ -58,7 +58,7 @@ def compression(head: bytes) -> str:
     return "none"
 
 
-def _decompressed(kind: str, raw: IO[bytes]) -> IO[bytes]:
+def _decompressed(kind: str, raw: Any) -> Any:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw)
     if kind == "xz":
@@ -66,12 +66,12 @@ def _decompressed(kind: str, raw: IO[bytes]) -> IO[bytes]:
     if kind == "zstd":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw)  # type: ignore[no-any-return]
+        return zstandard.ZstdDecompressor().stream_reader(raw)
     return raw
 
 
-def _peek(stream: io.BufferedReader) -> bytes:
-    return stream.peek(64)[:64]
+def _peek(stream: Any) -> bytes:
+    return bytes(stream.peek(64)[:64])
 
 
 def detect(head: bytes) -> str:
@@ -106,7 +106,8 @@ class EventFile:
     def batches(self, batch_rows: int) -> Iterator[list[bytes]]:
         self.counted = Counted(self.path.open("rb"))
         try:
-            content = io.BufferedReader(_decompressed(self.compression, io.BufferedReader(self.counted, _READ)), _READ)  # type: ignore[arg-type]
+            raw: Any = io.BufferedReader(self.counted, _READ)
+            content: Any = io.BufferedReader(_decompressed(self.compression, raw), _READ)
             self.format = detect(_peek(content))
             events = _READERS.get(self.format)
             if events is None:

@@ -84,7 +84,8 @@ class Importer:
             first = result.events
             token = f"import:{self.stream.name}:{digest}:{self.batch_rows}:{index}"
             batch = Batch(self.stream.name, token, source="import")
-            checked = prepare(batch, self.validator, values, [False] * len(values), lambda i, f=first: f"{path.name}#{f + i + 1}", arrival_ns)
+            where = lambda i, f=first: f"{path.name}#{f + i + 1}"  # noqa: E731 - the event's number in its file
+            checked = prepare(batch, self.validator, values, [False] * len(values), where, arrival_ns)
             stored = self.committer.commit(checked)
             result.events += len(values)
             result.stored += stored.count

@@ -1,0 +1,92 @@
+"""Consumer-group membership against a real Tansu broker: a member that cannot get its
+partitions says so (log and /readyz) within a bounded time; a poisoned group (a member that
+exited uncleanly, or one alive that stopped polling) still lets a fresh `vitrina up` load
+within 30 s; a start-up that fails after the loader joined leaves the group and exits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from confluent_kafka import Consumer
+
+from tests.conftest import wait_until
+from tests.log.helpers import loaded_rows, produce, transport_config, wait_for
+from tests.log.services import Tansu
+
+TOPIC = "vitrina.metrics"
+
+
+def readyz(v: Any) -> httpx.Response:
+    return httpx.get(f"{v.url}/readyz", timeout=5)
+
+
+def test_a_member_without_partitions_says_so_then_loads(tansu: Tansu, make_vitrina: Any) -> None:
+    """A member alive but no longer polling (a process stuck at exit, its librdkafka still
+    heartbeating) holds a rebalance until its rebalance timeout expires. Meanwhile the new
+    member says so in the log and on /readyz; once the stuck member is expelled it loads."""
+    first = make_vitrina(transport_config(), extra_args=["--kafka", tansu.bootstrap])  # creates the topics
+    first.stop()
+    zombie = Consumer(
+        {
+            "bootstrap.servers": tansu.bootstrap,
+            "group.id": "vitrina-loader",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 20_000,  # its rebalance timeout: how long it can hold a rebalance
+        }
+    )
+    got: list[Any] = []
+    zombie.subscribe([TOPIC], on_assign=lambda c, p: got.append(p))
+    wait_until(lambda: zombie.consume(10, 0.1) is not None and got, 30, "the stuck member's assignment")
+    try:
+        v = make_vitrina(transport_config(assign_wait_s=3), data_dir=first.data_dir, start=False, extra_args=["--kafka", tansu.bootstrap])
+        started = time.monotonic()
+        v.start()
+        sent = produce(v, "grp", 10)  # acknowledged: in the broker
+        said = wait_for(v, lambda: "no partitions assigned in group 'vitrina-loader'" in v.log_path.read_text(), 15, "the warning")
+        assert said and time.monotonic() - started < 15
+        answer = readyz(v)
+        assert answer.status_code == 503 and "no partitions assigned" in answer.json()["message"], answer.text
+        # the stuck member is expelled after its rebalance timeout; then everything loads
+        wait_for(v, lambda: loaded_rows(v, "grp") == sent, 60, f"{sent} events loaded")
+        assert "partitions assigned at last" in v.log_path.read_text()
+        wait_until(lambda: readyz(v).status_code == 200, 10, "/readyz ready again")
+    finally:
+        zombie.close()
+
+
+def test_sigkilled_member_then_fresh_up_loads_within_30s(tansu: Tansu, make_vitrina: Any, tmp_folder: Path) -> None:
+    """The default session timeout (10 s), as a deployment has it: a member SIGKILLed while it
+    holds every partition, then a fresh `vitrina up` (another data folder) on the same broker."""
+    config = transport_config(session_timeout_ms=10_000)
+    old = make_vitrina(config, data_dir=tmp_folder / "old", extra_args=["--kafka", tansu.bootstrap])
+    wait_for(old, lambda: "loader-0: assigned" in old.log_path.read_text(), 30, "the first member's assignment")
+    old.kill()
+    started = time.monotonic()
+    fresh = make_vitrina(config, data_dir=tmp_folder / "fresh", extra_args=["--kafka", tansu.bootstrap])
+    sent = produce(fresh, "fresh", 10)
+    wait_for(fresh, lambda: loaded_rows(fresh, "fresh") == sent, 30 - (time.monotonic() - started), "loading within 30 s")
+    assert time.monotonic() - started < 30
+
+
+def test_failed_start_after_joining_leaves_the_group(tansu: Tansu, make_vitrina: Any, tmp_folder: Path) -> None:
+    """A service after the loader fails to start (here: the alert state file is unreadable):
+    the started services are stopped in reverse order, so the loader's consumer leaves the
+    group, and the process exits at once with the reason. A fresh `vitrina up` then loads."""
+    config = transport_config(session_timeout_ms=10_000)
+    broken = tmp_folder / "broken"
+    broken.mkdir()
+    (broken / "alerts-state.json").mkdir()  # reading it fails: AlertsService.start() raises
+    v = make_vitrina(config, data_dir=broken, start=False, extra_args=["--kafka", tansu.bootstrap])
+    proc = v.spawn()
+    code = proc.wait(60)
+    log = v.log_path.read_text()
+    assert code != 0 and "startup failed" in log, log[-3000:]
+    v.proc = None
+    started = time.monotonic()
+    fresh = make_vitrina(config, data_dir=tmp_folder / "fresh", extra_args=["--kafka", tansu.bootstrap])
+    sent = produce(fresh, "after", 10)
+    wait_for(fresh, lambda: loaded_rows(fresh, "after") == sent, 30 - (time.monotonic() - started), "loading within 30 s")
