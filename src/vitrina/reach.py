@@ -12,6 +12,7 @@ connect (hundreds of lines while a broker is down) and redis-py raises a traceba
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -23,7 +24,8 @@ from vitrina.health import StorageHealth
 
 log = logging.getLogger(__name__)
 
-START_WAIT_S = 30.0  # how long start-up waits for a server before it gives up
+# How long start-up waits for a server before it gives up (VITRINA_START_WAIT_S: seconds).
+START_WAIT_S = float(os.environ.get("VITRINA_START_WAIT_S", "30"))
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.25, 5.0
 
 
@@ -94,9 +96,10 @@ class Server:
     def is_down(self) -> bool:
         return self._down is not None
 
-    def wait(self, timeout_s: float = START_WAIT_S, stopping: Callable[[], bool] = lambda: False) -> None:
+    def wait(self, timeout_s: float | None = None, stopping: Callable[[], bool] = lambda: False) -> None:
         """Return once the server accepts connections; one line while it does not; after
-        `timeout_s` raise Unreachable (one line)."""
+        `timeout_s` (default START_WAIT_S) raise Unreachable (one line)."""
+        timeout_s = START_WAIT_S if timeout_s is None else timeout_s
         problem = self.problem()
         if problem is None:
             self.up()

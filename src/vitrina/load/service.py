@@ -13,7 +13,7 @@ from vitrina.core import Sink
 from vitrina.health import StorageHealth
 from vitrina.load.metrics import LoaderMetrics
 from vitrina.log.naming import routes
-from vitrina.reach import Server, backoff, transport_server
+from vitrina.reach import Server, Unreachable, backoff, transport_server
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
@@ -95,7 +95,7 @@ class LoaderGroup:
             try:
                 make_loader(self.transport, self.streams, self.wh, self.sink, self.metrics, index, self.health).run(self.stop_event)
                 failures = 0
-            except Exception as exc:
+            except (Exception, Unreachable) as exc:  # Unreachable: the broker went away again
                 problem = server.problem() if server is not None else None
                 if server is not None and problem is not None:
                     server.down(problem)
