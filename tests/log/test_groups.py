@@ -15,6 +15,7 @@ from confluent_kafka import Consumer
 from tests.conftest import wait_until
 from tests.log.helpers import loaded_rows, produce, transport_config, wait_for
 from tests.log.services import Tansu
+from vitrina.log.kafka import ensure_topics
 
 TOPIC = "vitrina.metrics"
 
@@ -27,8 +28,7 @@ def test_a_member_without_partitions_says_so_then_loads(tansu: Tansu, make_vitri
     """A member alive but no longer polling (a process stuck at exit, its librdkafka still
     heartbeating) holds a rebalance until its rebalance timeout expires. Meanwhile the new
     member says so in the log and on /readyz; once the stuck member is expelled it loads."""
-    first = make_vitrina(transport_config(), extra_args=["--kafka", tansu.bootstrap])  # creates the topics
-    first.stop()
+    ensure_topics(tansu.bootstrap, [TOPIC], 4)
     zombie = Consumer(
         {
             "bootstrap.servers": tansu.bootstrap,
@@ -42,9 +42,8 @@ def test_a_member_without_partitions_says_so_then_loads(tansu: Tansu, make_vitri
     zombie.subscribe([TOPIC], on_assign=lambda c, p: got.append(p))
     wait_until(lambda: zombie.consume(10, 0.1) is not None and got, 30, "the stuck member's assignment")
     try:
-        v = make_vitrina(transport_config(assign_wait_s=3), data_dir=first.data_dir, start=False, extra_args=["--kafka", tansu.bootstrap])
         started = time.monotonic()
-        v.start()
+        v = make_vitrina(transport_config(assign_wait_s=3), extra_args=["--kafka", tansu.bootstrap])
         sent = produce(v, "grp", 10)  # acknowledged: in the broker
         said = wait_for(v, lambda: "no partitions assigned in group 'vitrina-loader'" in v.log_path.read_text(), 15, "the warning")
         assert said and time.monotonic() - started < 15

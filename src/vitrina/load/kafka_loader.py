@@ -45,6 +45,8 @@ _CONSUME_BATCH = 2000
 # Batches cut and waiting for the insert thread: enough to keep it busy while the consumer
 # cuts the next, few enough to bound memory (each up to `batch_rows` messages).
 _QUEUED_BATCHES = 3
+# At most this long, a member closing before its first assignment lets its join finish.
+_JOIN_FINISH_S = 15.0
 # While the insert thread is busy, a batch is cut by time only after this many lingers.
 _BUSY_LINGER = 5
 
@@ -146,10 +148,22 @@ class KafkaLoader:
                 self._work.put(None)
                 worker.join(60)
             self._commit_done(asynchronous=False)
+            if not self._assigned:
+                self._finish_join(consumer)
             consumer.close()
             self.consumer = None
             if self.health is not None:
                 self.health.member_waiting(self.name, None)
+
+    def _finish_join(self, consumer: Consumer) -> None:
+        """A member that closes while its join is in flight has no member id to leave the
+        group with, and Tansu keeps it: the next member of the group then got no partitions
+        for minutes (a `vitrina up` that failed right after its loader started). So the join
+        is let finish first, for a bounded time; what it is given is read by nobody and
+        committed by nobody, and the close then leaves the group."""
+        deadline = time.monotonic() + min(self.t.session_timeout_ms / 1000, _JOIN_FINISH_S)
+        while not self._assigned and time.monotonic() < deadline:
+            consumer.consume(_CONSUME_BATCH, 0.1)
 
     def _consumer_config(self) -> dict[str, object]:
         session = self.t.session_timeout_ms
