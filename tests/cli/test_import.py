@@ -94,7 +94,7 @@ def test_every_format_once_with_rejected_rows(tmp_folder: Path) -> None:
     args = ["import", *map(str, files), "--stream", "site_events", "--data-dir", str(data), "--batch-rows", "700"]
     first = run(*args)
     assert first.returncode == 0, first.stderr
-    final = re.search(r"imported (\d+) events into site_events: (\d+) stored, (\d+) rejected, [\d.]+ s, (\d+) events/s", first.stdout)
+    final = re.search(r"imported (\d+) events into site_events: (\d+) valid, (\d+) rejected, [\d.]+ s, (\d+) events/s", first.stdout)
     assert final is not None, first.stdout
     assert (int(final[1]), int(final[2]), int(final[3])) == (good + len(files), good, len(files))
     assert int(final[4]) > 0

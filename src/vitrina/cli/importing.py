@@ -64,7 +64,7 @@ def _one(importer: Importer, path: Path) -> Imported:
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     console.print(
         f"{escape(str(path))}: {result.events:,} events ({result.format}, {result.compression}), "
-        f"{result.stored:,} stored, {result.rejected:,} rejected, in {result.seconds:.1f} s: {rate:,.0f} events/s"
+        f"{result.stored:,} valid, {result.rejected:,} rejected, in {result.seconds:.1f} s: {rate:,.0f} events/s"
     )
     return result
 
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         seconds = sum(r.seconds for r in results)
         stored, rejected = sum(r.stored for r in results), sum(r.rejected for r in results)
         rate_done = events / seconds if seconds > 0 else 0.0
-        print(f"imported {events} events into {stream}: {stored} stored, {rejected} rejected, {seconds:.1f} s, {rate_done:.0f} events/s")
+        print(f"imported {events} events into {stream}: {stored} valid, {rejected} rejected, {seconds:.1f} s, {rate_done:.0f} events/s")
         sys.stdout.flush()
 
 

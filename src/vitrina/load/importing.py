@@ -36,7 +36,7 @@ class Imported:
     format: str = ""
     compression: str = ""
     events: int = 0  # read from the file
-    stored: int = 0  # into the stream's table (on a repeated import: counted, dropped by ClickHouse)
+    stored: int = 0  # valid, handed to the stream's table (on a repeated import ClickHouse drops them)
     rejected: int = 0  # into `rejected`, each with its reason
     seconds: float = 0.0
 
