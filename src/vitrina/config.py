@@ -100,6 +100,7 @@ class TransportSettings:
     foreign: dict[str, str] = field(default_factory=dict)  # existing topics to load: {topic = stream}
     redis_keys: dict[str, str] = field(default_factory=dict)  # Redis string keys to load: {glob = stream}
     partitions: int = 4  # for topics vitrina creates
+    replication_factor: int = -1  # ... and their copies; -1: the broker's default.replication.factor
     group: str = "vitrina-loader"
     consumer: str = ""  # consumer name prefix (Redis); default: the host name
     loader: bool = True  # `vitrina up` also runs the loader (embedded chdb needs it in-process)
@@ -107,6 +108,8 @@ class TransportSettings:
     batch_rows: int = 250_000  # size bound of a loader's batch (batches end on multiples of it)
     batch_linger_ms: float = 200.0  # time bound of a loader's batch
     session_timeout_ms: int = 10_000
+    max_poll_interval_ms: int = 60_000  # Kafka's rebalance timeout: how long a rebalance waits for a member
+    assign_wait_s: float = 30.0  # a loader member without partitions this long says so (log, /readyz)
     redis_max_len: int = 5_000_000  # intake answers 503 beyond this many unloaded entries
     claim_idle_ms: int = 30_000  # Redis: claim a silent consumer's pending entries after this
 

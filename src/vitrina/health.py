@@ -5,6 +5,9 @@ disk): intake cannot acknowledge anything, so the pipeline is not ready from the
 failure until an append (or the writer's space probe) succeeds again. The warehouse (an
 insert failed): a loader retries it, and a single cancelled insert is normal, so the
 pipeline is not ready only once inserts have failed without a success for `grace_s`.
+
+Besides storage: a server vitrina needs (Kafka, Redis, ClickHouse) that does not answer
+(vitrina/reach.py), and a loader member that has waited too long for its partitions.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class StorageHealth:
         self._insert_error: str | None = None
         self._insert_failing_since = 0.0
         self._sources: dict[str, str] = {}  # log sources a loader cannot read: {source: error}
+        self._servers: dict[str, str] = {}  # a server vitrina needs that does not answer: why
+        self._members: dict[str, str] = {}  # a loader member without partitions: why
 
     # -- the write-ahead log (event loop and sync thread) ----------------------------------------
 
@@ -59,6 +64,24 @@ class StorageHealth:
             with self._lock:
                 self._sources.pop(source, None)
 
+    # -- servers and group members (loader threads, the event loop) --------------------------------
+
+    def server_down(self, name: str, problem: str) -> None:
+        with self._lock:
+            self._servers[name] = problem
+
+    def server_up(self, name: str) -> None:
+        with self._lock:
+            self._servers.pop(name, None)
+
+    def member_waiting(self, name: str, problem: str | None) -> None:
+        """A loader member that has no assignment for too long (`problem`), or has one (None)."""
+        with self._lock:
+            if problem is None:
+                self._members.pop(name, None)
+            else:
+                self._members[name] = problem
+
     # -- readers --------------------------------------------------------------------------------
 
     @property
@@ -78,6 +101,9 @@ class StorageHealth:
         with self._lock:
             error, since = self._insert_error, self._insert_failing_since
             sources = sorted(self._sources.items())
+            waiting = [*self._servers.values(), *self._members.values()]
+        if waiting:
+            return "; ".join(waiting)
         if error is not None and self._clock() - since >= self.grace_s:
             return f"the warehouse has refused inserts for {self._clock() - since:.0f} s: {error}"
         if sources:

@@ -24,6 +24,7 @@ from vitrina.load.wal_loader import WalLoader
 from vitrina.log.base import Log
 from vitrina.log.wal import WriteAheadLog
 from vitrina.log.wal_writer import WalWriter
+from vitrina.reach import clickhouse_server, transport_server
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse, parse_dsn
@@ -62,7 +63,12 @@ class Pipeline:
         self._accepted: dict[str, Any] = {}  # per-stream counter children, looked up once
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open everything; a ClickHouse server or broker that does not answer gets one line and
+        a bounded wait (reach.py), then start-up fails with one line."""
         s = self.settings
+        for server in (clickhouse_server(s.warehouse_dsn, self.health), transport_server(s.transport, self.health)):
+            if server is not None:
+                server.wait()
         self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync)
         applied = migrate(self.warehouse, self.streams.values(), s.retention)
         if applied:
@@ -116,7 +122,7 @@ def open_log(settings: Settings, sink: Sink, metrics: PipelineMetrics, health: S
     if kind == "kafka":
         from vitrina.log.kafka import KafkaLog
 
-        return KafkaLog(settings.transport, settings.streams)
+        return KafkaLog(settings.transport, settings.streams, health)
     if kind == "redis":
         from vitrina.log.redis_log import RedisLog
 

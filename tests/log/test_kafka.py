@@ -9,30 +9,18 @@ import random
 from typing import Any
 
 import confluent_kafka
-import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.log.helpers import assert_exactly_once, produce, produce_and_kill, transport_config, wait_for
 from tests.log.services import Moto, Tansu
 
-# Known liveness flake (see the session notes on issue 3): after a restart the loader was sometimes
-# seen to stop progressing after "replaying planned batch ..."; the cause is not found, and it has
-# not been seen since the kills land mid-load by construction (helpers.produce_and_kill) and a dead
-# insert thread fails its member (test_loader_failure.py). One failure that looked like a flake was
-# the check reading a rollup a moment before it caught up with the raw table; assert_exactly_once
-# now waits for all three. Each rerun starts a fresh broker and folder, so a rerun that passes
-# still proves exactly-once.
-KNOWN_STALL = pytest.mark.flaky(reruns=2)
 
-
-@KNOWN_STALL
 def test_sigkill_during_loading_stores_exactly_once(tansu: Tansu, make_vitrina: Any) -> None:
     v = make_vitrina(transport_config(), extra_args=["--kafka", tansu.bootstrap])
     total = produce_and_kill(v, "k1", random.Random(1), 3)
     assert_exactly_once(v, "k1", total)
 
 
-@KNOWN_STALL
 def test_two_loaders_rebalance_exactly_once(tansu: Tansu, make_vitrina: Any) -> None:
     v = make_vitrina(transport_config(loaders=2), extra_args=["--kafka", tansu.bootstrap])
     first = produce_and_kill(v, "k2", random.Random(2), 2)
@@ -43,7 +31,6 @@ def test_two_loaders_rebalance_exactly_once(tansu: Tansu, make_vitrina: Any) -> 
     assert "loader-0: assigned" in log and "loader-1: assigned" in log
 
 
-@KNOWN_STALL
 def test_broker_restart_on_s3_storage(services: Any, moto: Moto, make_vitrina: Any) -> None:
     broker = services(Tansu, moto)
     v = make_vitrina(transport_config(), extra_args=["--kafka", broker.bootstrap])

@@ -201,7 +201,7 @@ def streams(config: ConfigOpt = None, fmt: FormatOpt = Format.table) -> None:
 
 
 # Command groups of other stages register here (each module: `def register(app) -> None`).
-STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys", "deploy", "roles")
+STAGE_COMMANDS: tuple[str, ...] = ("grafana", "transport", "models", "alerts", "reports", "keys", "deploy", "roles", "importing")
 for _module in STAGE_COMMANDS:
     importlib.import_module(f"vitrina.cli.{_module}").register(app)
 

@@ -32,7 +32,7 @@ from vitrina.load.metrics import LoaderMetrics
 from vitrina.load.plans import Plans, create_plans_table
 from vitrina.load.prepare import prepare
 from vitrina.load.retry import Stopped, Stopping, retry
-from vitrina.log.kafka import consumer_config, ensure_topics
+from vitrina.log.kafka import BROKER_DOWN, consumer_config, ensure_topics, kafka_server, quiet_client
 from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, Route, routes
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
@@ -45,6 +45,8 @@ _CONSUME_BATCH = 2000
 # Batches cut and waiting for the insert thread: enough to keep it busy while the consumer
 # cuts the next, few enough to bound memory (each up to `batch_rows` messages).
 _QUEUED_BATCHES = 3
+# At most this long, a member closing before its first assignment lets its join finish.
+_JOIN_FINISH_S = 15.0
 # While the insert thread is busy, a batch is cut by time only after this many lingers.
 _BUSY_LINGER = 5
 
@@ -119,55 +121,106 @@ class KafkaLoader:
         self._stop = threading.Event()
         self._failed: BaseException | None = None  # the insert thread died of this
         self.consumer: Consumer | None = None
+        self.health = health
+        self.server = kafka_server(transport, health)
+        self._assigned = False  # the group gave this member its partitions (maybe none) once
+        self._waiting_said = False
 
     # -- consumer thread ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Load until `stop` is set (or `self.stop()`); then finish in-flight batches."""
+        """Load until `stop` is set (or `self.stop()`); then finish in-flight batches. The
+        consumer is closed on every way out (a clean close leaves the group at once, so its
+        partitions go to the other members without waiting for its session to time out)."""
         stop = stop or self._stop
         create_plans_table(self.wh)
+        self.server.wait(stopping=stop.is_set)
         own = [r.topic for r in self.routes.values() if not r.foreign]
-        ensure_topics(self.t.kafka, own, self.t.partitions)
-        consumer = self.consumer = Consumer(
-            consumer_config(
-                self.t.kafka,
-                self.t.group,
-                **{
-                    "client.id": self.name,
-                    "enable.auto.commit": False,
-                    "session.timeout.ms": self.t.session_timeout_ms,
-                    "heartbeat.interval.ms": max(self.t.session_timeout_ms // 6, 100),
-                    "topic.metadata.refresh.interval.ms": 5000,  # foreign topics created later
-                },
-            )
-        )
-        consumer.subscribe(list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        ensure_topics(self.t.kafka, own, self.t.partitions, self.t.replication_factor)
+        consumer = self.consumer = Consumer(self._consumer_config())
         worker = threading.Thread(target=self._insert_loop, args=(stop,), name=f"vitrina-{self.name}-insert", daemon=True)
-        worker.start()
-        next_lag = 0.0
-        linger = self.t.batch_linger_ms / 1000
         try:
-            while not stop.is_set():
-                self._raise_if_failed()
-                msgs = consumer.consume(_CONSUME_BATCH, min(0.05, linger))
-                now = time.monotonic()
-                self._take(msgs, now)
-                self._look_up_plans()
-                for part in list(self._parts.values()):
-                    if part.values:
-                        part.seen = max(part.seen, part.offsets[-1])
-                        self._cut(part, now, linger, stop)
-                self._hand_planned(stop)
-                self._commit_done(asynchronous=True)
-                if now >= next_lag:
-                    self._report_lag()
-                    next_lag = now + _LAG_EVERY_S
+            consumer.subscribe(list(self.routes), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+            worker.start()
+            self._poll_loop(consumer, stop)
         finally:
-            if self._failed is None:
+            if worker.is_alive() and self._failed is None:
                 self._work.put(None)
                 worker.join(60)
             self._commit_done(asynchronous=False)
+            if not self._assigned:
+                self._finish_join(consumer)
             consumer.close()
+            self.consumer = None
+            if self.health is not None:
+                self.health.member_waiting(self.name, None)
+
+    def _finish_join(self, consumer: Consumer) -> None:
+        """A member that closes while its join is in flight has no member id to leave the
+        group with, and Tansu keeps it: the next member of the group then got no partitions
+        for minutes (a `vitrina up` that failed right after its loader started). So the join
+        is let finish first, for a bounded time; what it is given is read by nobody and
+        committed by nobody, and the close then leaves the group."""
+        deadline = time.monotonic() + min(self.t.session_timeout_ms / 1000, _JOIN_FINISH_S)
+        while not self._assigned and time.monotonic() < deadline:
+            consumer.consume(_CONSUME_BATCH, 0.1)
+
+    def _consumer_config(self) -> dict[str, object]:
+        session = self.t.session_timeout_ms
+        return consumer_config(
+            self.t.kafka,
+            self.t.group,
+            **{
+                "client.id": self.name,
+                "enable.auto.commit": False,
+                "session.timeout.ms": session,
+                "heartbeat.interval.ms": max(session // 6, 100),
+                # The rebalance timeout of the classic protocol: how long a rebalance waits
+                # for members to rejoin. The default (300 s) let one member that could not
+                # rejoin hold every partition for minutes. A revoke waits for the batches
+                # in flight (load/kafka_loader.py _on_revoke), well within this.
+                "max.poll.interval.ms": self.t.max_poll_interval_ms,
+                "topic.metadata.refresh.interval.ms": 5000,  # foreign topics created later
+                **quiet_client(self.server),
+            },
+        )
+
+    def _poll_loop(self, consumer: Consumer, stop: threading.Event) -> None:
+        next_lag = 0.0
+        linger = self.t.batch_linger_ms / 1000
+        joined_by = time.monotonic() + self.t.assign_wait_s
+        while not stop.is_set():
+            self._raise_if_failed()
+            msgs = consumer.consume(_CONSUME_BATCH, min(0.05, linger))
+            now = time.monotonic()
+            self._take(msgs, now)
+            self._look_up_plans()
+            for part in list(self._parts.values()):
+                if part.values:
+                    part.seen = max(part.seen, part.offsets[-1])
+                    self._cut(part, now, linger, stop)
+            self._hand_planned(stop)
+            self._commit_done(asynchronous=True)
+            if now >= next_lag:
+                self._report_lag()
+                self._check_member(now, joined_by)
+                next_lag = now + _LAG_EVERY_S
+
+    def _check_member(self, now: float, joined_by: float) -> None:
+        """Once a second: whether the broker answers again, and whether this member has been
+        given its partitions in time (a member that never is says so, once, and /readyz)."""
+        if self.server.is_down and self.server.problem() is None:
+            self.server.up()
+        if self._assigned or now < joined_by or self._waiting_said:
+            return
+        self._waiting_said = True
+        problem = (
+            f"{self.name}: no partitions assigned in group {self.t.group!r} on {self.t.kafka} after {self.t.assign_wait_s:g} s; "
+            "another member may hold them (see the broker's group state), or the broker cannot run the group"
+        )
+        log.warning("%s", problem)
+        if self.health is not None:
+            self.health.member_waiting(self.name, problem)
 
     def stop(self) -> None:
         self._stop.set()
@@ -184,7 +237,9 @@ class KafkaLoader:
         for m in msgs:
             err = m.error()
             if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
+                if err.code() in BROKER_DOWN:
+                    self.server.down(err.str())
+                elif err.code() != KafkaError._PARTITION_EOF:
                     log.warning("%s: consume error: %s", self.name, err)
                 continue
             here = (m.topic(), m.partition())
@@ -316,6 +371,12 @@ class KafkaLoader:
             route = self.routes.get(tp.topic)
             if route is not None:
                 self._parts[(tp.topic, tp.partition)] = _Part(tp.topic, tp.partition, route)
+        self._assigned = True
+        if self._waiting_said:
+            self._waiting_said = False
+            log.warning("%s: partitions assigned at last", self.name)
+        if self.health is not None:
+            self.health.member_waiting(self.name, None)
         log.info("%s: assigned %s", self.name, sorted((tp.topic, tp.partition) for tp in partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -408,7 +469,7 @@ class KafkaLoader:
     def _reread(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
         """The messages of one partition from `first` to `last`, with their headers, read by
         a consumer of its own (assigned, so it joins no group and commits nothing)."""
-        c = Consumer(consumer_config(self.t.kafka, f"{self.t.group}-reread", **{"enable.auto.commit": False}))
+        c = Consumer(consumer_config(self.t.kafka, f"{self.t.group}-reread", **{"enable.auto.commit": False, **quiet_client(self.server)}))
         try:
             c.assign([TopicPartition(topic, partition, first)])
             out: list[Message] = []

@@ -13,6 +13,7 @@ from vitrina.core import Sink
 from vitrina.health import StorageHealth
 from vitrina.load.metrics import LoaderMetrics
 from vitrina.log.naming import routes
+from vitrina.reach import Server, Unreachable, backoff, transport_server
 from vitrina.selfmetrics import PipelineMetrics
 from vitrina.streams.declare import Stream
 from vitrina.warehouse.client import Warehouse
@@ -68,6 +69,8 @@ class LoaderGroup:
         self.metrics = LoaderMetrics(metrics)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        # The broker the members read: one line when it stops answering, one when it is back.
+        self.server: Server | None = transport_server(transport, health)
 
     def start(self) -> None:
         routes(self.transport, self.streams)  # a bad [transport.foreign] fails here, not in a thread
@@ -77,12 +80,30 @@ class LoaderGroup:
             self.threads.append(t)
 
     def _run(self, index: int) -> None:
+        """Run member `index`, restarting it after a failure with a growing pause. A failure
+        because the broker does not answer is one line per change (reach.Server), not a
+        traceback per restart."""
+        failures = 0
         while not self.stop_event.is_set():
+            server = self.server
+            if server is not None and server.is_down:
+                if server.problem() is not None:
+                    self.stop_event.wait(backoff(failures))
+                    failures += 1
+                    continue
+                server.up()
             try:
                 make_loader(self.transport, self.streams, self.wh, self.sink, self.metrics, index, self.health).run(self.stop_event)
-            except Exception:
-                log.exception("loader %d failed; restarting it", index)
-                self.stop_event.wait(1.0)
+                failures = 0
+            except (Exception, Unreachable) as exc:  # Unreachable: the broker went away again
+                problem = server.problem() if server is not None else None
+                if server is not None and problem is not None:
+                    server.down(problem)
+                else:
+                    log.exception("loader %d failed; restarting it", index)
+                self.stop_event.wait(backoff(failures))
+                failures += 1
+                del exc
 
     def stop(self, timeout: float = 60.0) -> None:
         self.stop_event.set()

@@ -13,17 +13,55 @@ import contextlib
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Iterable
+from dataclasses import replace
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from vitrina.config import TransportSettings
 from vitrina.core import REJECTED_TABLE, Overloaded, StorageError
+from vitrina.health import StorageHealth
 from vitrina.log.base import split_rows
 from vitrina.log.naming import REJECTED_MARK, ROWS_HEADER, ROWS_MARK, topic_of
+from vitrina.reach import Server, transport_server
 
 log = logging.getLogger(__name__)
+# The errors that mean the broker does not answer (librdkafka's error_cb and consume errors).
+BROKER_DOWN = frozenset({KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE})
+
+
+def kafka_server(settings: TransportSettings, health: StorageHealth | None = None) -> Server:
+    server = transport_server(replace(settings, kind="kafka"), health)
+    assert server is not None
+    return server
+
+
+class _Quiet(logging.LoggerAdapter[logging.Logger]):
+    """librdkafka's own log at debug level: it writes a line for every failed connect (580 of
+    them before a traceback, with no broker). What matters reaches the log once per change,
+    through the error callback into reach.Server."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+_LIBRDKAFKA_LOG = _Quiet(logging.getLogger("vitrina.librdkafka"))
+
+
+def quiet_client(server: Server) -> dict[str, object]:
+    """Client settings for every librdkafka client vitrina makes: its log to a quiet Python
+    logger, a broker that stops answering reported to `server`."""
+
+    def on_error(err: KafkaError) -> None:
+        if err.code() in BROKER_DOWN:
+            server.down(err.str())
+        else:
+            log.warning("Kafka client error: %s", err.str())
+
+    return {"logger": _LIBRDKAFKA_LOG, "error_cb": on_error}
 
 
 def producer_config(bootstrap: str) -> dict[str, object]:
@@ -53,11 +91,13 @@ def consumer_config(bootstrap: str, group: str, **extra: object) -> dict[str, ob
     }
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeout: float = 30.0) -> None:
-    """Create the topics that do not exist yet (brokers may not auto-create them)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication_factor: int = -1, timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet (brokers may not auto-create them), with
+    `replication_factor` copies; -1 is the broker's default (`default.replication.factor`), so
+    a three-broker cluster configured for three copies gets three."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _LIBRDKAFKA_LOG})  # type: ignore[dict-item]
     existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+    missing = [NewTopic(t, partitions, replication_factor) for t in topics if t not in existing]
     if not missing:
         return
     for topic, fut in admin.create_topics(missing, operation_timeout=timeout).items():
@@ -66,7 +106,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, timeou
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-        log.info("created topic %s (%d partitions)", topic, partitions)
+        log.info("created topic %s (%d partitions, replication factor %s)", topic, partitions, replication_factor)
 
 
 class _Ack:
@@ -96,8 +136,9 @@ class _Ack:
 
 
 class KafkaLog:
-    def __init__(self, settings: TransportSettings, streams: Iterable[str]) -> None:
+    def __init__(self, settings: TransportSettings, streams: Iterable[str], health: StorageHealth | None = None) -> None:
         self.settings = settings
+        self.server = kafka_server(settings, health)
         self.topics = {s: topic_of(settings, s) for s in (*streams, REJECTED_TABLE)}
         self.producer: Producer | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -118,14 +159,21 @@ class KafkaLog:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        ensure_topics(self.settings.kafka, self.topics.values(), self.settings.partitions)
-        self.producer = Producer(producer_config(self.settings.kafka))
+        self.server.wait()
+        s = self.settings
+        ensure_topics(s.kafka, self.topics.values(), s.partitions, s.replication_factor)
+        self.producer = Producer({**producer_config(s.kafka), **quiet_client(self.server)})
         self._poller.start()
 
     def _poll(self) -> None:
         assert self.producer is not None
+        next_probe = 0.0
         while not self._stop.is_set():
             self.producer.poll(0.05)
+            if self.server.is_down and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + 1.0
+                if self.server.problem() is None:
+                    self.server.up()
 
     def submit(
         self, stream: str, rows: bytes, count: int, key: bytes | None = None, rejected: bytes = b"", rejected_count: int = 0

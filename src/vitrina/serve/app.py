@@ -155,10 +155,11 @@ class VitrinaApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    loop = asyncio.get_running_loop()
-                    await asyncio.to_thread(self.pipeline.open, loop)
-                    for service in self.services:
-                        await service.start()
+                    await self._start()
+                except SystemExit as exc:  # a one-line refusal (reach.Unreachable): no traceback
+                    log.error("%s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 except Exception as exc:  # report why startup failed instead of a traceback
                     log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -167,8 +168,31 @@ class VitrinaApp:
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
-                for service in reversed(self.services):
-                    await service.stop()
-                await asyncio.to_thread(self.pipeline.close)
+                await self._stop(self.services)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start(self) -> None:
+        """Open the pipeline, then start the services in order. If one fails, the ones
+        already started are stopped in reverse order and the pipeline closed, before the
+        failure is reported: a loader that joined its consumer group leaves it at once, rather
+        than holding its partitions until the broker's session timeout."""
+        started: list[Service] = []
+        try:
+            await asyncio.to_thread(self.pipeline.open, asyncio.get_running_loop())
+            for service in self.services:
+                await service.start()
+                started.append(service)
+        except BaseException:
+            await self._stop(started)
+            raise
+
+    async def _stop(self, services: list[Service]) -> None:
+        """Stop `services` in reverse order, then close the pipeline; a service that fails to
+        stop is logged and the others still stop."""
+        for service in reversed(services):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", service.name)
+        await asyncio.to_thread(self.pipeline.close)
