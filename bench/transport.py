@@ -218,6 +218,21 @@ def redis_rate(folder: Path, events: int) -> float:
         rs.kill()
 
 
+def send_paced(url: str, share: float, seconds: float) -> None:
+    """100-event requests at `share` events/s for `seconds`, each event carrying its send time."""
+    per_request = 100
+    interval = per_request / share
+    with httpx.Client(timeout=10) as c:
+        next_t = time.perf_counter()
+        end = next_t + seconds
+        while next_t < end:
+            now = time.time()
+            resp = c.post(f"{url}/v1/streams/metrics", json=[{"metric_name": "fresh", "metric_value": now}] * per_request)
+            assert resp.status_code == 200, resp.text
+            next_t += interval
+            time.sleep(max(0.0, next_t - time.perf_counter()))
+
+
 def freshness(folder: Path, rate: int, seconds: float) -> dict[str, float]:
     """POST 100-event requests at `rate` events/s into `vitrina up --kafka`; poll a query for
     new rows; latency = seen in a query - request sent (the event carries its send time)."""
@@ -239,20 +254,7 @@ def freshness(folder: Path, rate: int, seconds: float) -> dict[str, float]:
                     time.sleep(0.05)
             done = threading.Event()
 
-            def send(share: float) -> None:
-                per_request = 100
-                interval = per_request / share
-                with httpx.Client(timeout=10) as c:
-                    next_t = time.perf_counter()
-                    end = next_t + seconds
-                    while next_t < end:
-                        now = time.time()
-                        resp = c.post(f"{url}/v1/streams/metrics", json=[{"metric_name": "fresh", "metric_value": now}] * per_request)
-                        assert resp.status_code == 200, resp.text
-                        next_t += interval
-                        time.sleep(max(0.0, next_t - time.perf_counter()))
-
-            senders = [threading.Thread(target=send, args=(rate / 8,)) for _ in range(8)]  # 8 producers, paced
+            senders = [threading.Thread(target=send_paced, args=(url, rate / 8, seconds)) for _ in range(8)]  # 8 producers
             for t in senders:
                 t.start()
 

@@ -26,7 +26,7 @@ def test_the_tail_is_the_newest_events_and_rejects(vitrina: VitrinaProcess) -> N
     assert tail["rejects"]["columns"] == ["time", "source", "position", "reason", "raw"]
 
     unknown = httpx.get(f"{vitrina.url}/v1/tail/nosuch", timeout=30)
-    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_stream" and "metrics" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_stream" and "metrics" in unknown.json()["message"]
     for limit in ("0", "201", "x"):
         assert httpx.get(f"{vitrina.url}/v1/tail/metrics", params={"limit": limit}, timeout=30).status_code == 422
     other = httpx.get(f"{vitrina.url}/v1/tail/uploads", timeout=30).json()

@@ -46,7 +46,8 @@ def tail(pipeline: Running, stream: str, limit: int = Query(20, ge=1, le=MAX_TAI
     rejected items with their reasons, newest first."""
     declared = pipeline.streams.get(stream)
     if declared is None:
-        raise HttpError(404, "unknown_stream", f"no stream named {stream!r}", None, sorted(pipeline.streams))
+        known = ", ".join(sorted(pipeline.streams))
+        raise HttpError(404, "unknown_stream", f"no stream named {stream!r}; streams: {known}")
     if pipeline.sql is None or pipeline.warehouse is None:
         raise not_ready()
     events = _rows(pipeline, f"SELECT * FROM {_read(pipeline, declared.table)} ORDER BY `{declared.time_field}` DESC LIMIT {limit}")
