@@ -12,7 +12,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -199,21 +199,25 @@ def _section(cls: Any, data: dict[str, Any], name: str) -> Any:
     return cls(**data)
 
 
-# The sections and top-level keys the environment may set (envsettings.py): the settings, not
-# the declarations ([streams.NAME], [models.NAME], [dashboards.NAME] stay in the file).
-ENV_SECTIONS: dict[str, Any] = {
-    "writer": WriterSettings,
-    "limits": LimitSettings,
-    "sql": SqlSettings,
-    "transport": TransportSettings,
-    "warehouse": WarehouseSettings,
-    "models": ModelSettings,
-    "alerts": AlertSettings,
-    "reports": ReportSettings,
-    "auth": AuthSettings,
-    "retention": dict[str, int],
-}
-ENV_TOP: dict[str, Any] = {"host": str, "port": int, "data_dir": str, "dsn": str, "database": str}
+def _sections() -> dict[str, type]:
+    """The settings sections: every field of Settings whose default is a settings dataclass
+    (a new section is one more such field, and the file, the environment and `config show`
+    know it)."""
+    out: dict[str, type] = {}
+    for f in fields(Settings):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default):
+            out[f.name] = type(default)
+    return out
+
+
+SECTIONS = _sections()
+# Top-level keys and their types (as the environment gives them: text).
+TOP_LEVEL: dict[str, Any] = {"host": str, "port": int, "data_dir": str, "dsn": str, "database": str}
+# Declarations stay in the file ([streams.NAME], [models.NAME], [dashboards.NAME]); the
+# environment may set the settings sections and the retention table.
+DECLARATIONS = ("streams", "dashboards")
+ENV_SECTIONS: dict[str, Any] = {**SECTIONS, "retention": dict[str, int]}
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -226,7 +230,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
     try:
-        env = env_overrides(os.environ if environ is None else environ, ENV_TOP, ENV_SECTIONS)
+        env = env_overrides(os.environ if environ is None else environ, TOP_LEVEL, ENV_SECTIONS)
     except EnvError as exc:
         raise ConfigError(str(exc)) from None
     return _settings_of(merged(data, env))
@@ -234,27 +238,18 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
 
 def _settings_of(data: dict[str, Any]) -> Settings:
     top = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    kw: dict[str, Any] = {}
-    for key in ("host", "port", "dsn", "database"):
-        if key in top:
-            kw[key] = top.pop(key)
-    if "data_dir" in top:
-        kw["data_dir"] = Path(top.pop("data_dir"))
+    kw: dict[str, Any] = {key: top.pop(key) for key in TOP_LEVEL if key in top}
+    if "data_dir" in kw:
+        kw["data_dir"] = Path(kw["data_dir"])
     if top:
         raise ConfigError(f"unknown top-level settings {sorted(top)}")
+    # [models] holds the scheduler's settings and, as tables, the models declared in the file.
+    models = dict(data.get("models", {}))
+    declared = {name: models.pop(name) for name in list(models) if isinstance(models[name], dict)}
     try:
-        kw["writer"] = _section(WriterSettings, data.get("writer", {}), "writer")
-        kw["limits"] = _section(LimitSettings, data.get("limits", {}), "limits")
-        kw["sql"] = _section(SqlSettings, data.get("sql", {}), "sql")
-        kw["transport"] = _section(TransportSettings, data.get("transport", {}), "transport")
-        kw["warehouse"] = _section(WarehouseSettings, data.get("warehouse", {}), "warehouse")
-        models = dict(data.get("models", {}))
-        declared = {name: models.pop(name) for name in list(models) if isinstance(models[name], dict)}
-        kw["models"] = _section(ModelSettings, models, "models")
+        for name, cls in SECTIONS.items():
+            kw[name] = _section(cls, models if name == "models" else data.get(name, {}), name)
         kw["extra_models"] = declared_models(declared)
-        kw["alerts"] = _section(AlertSettings, data.get("alerts", {}), "alerts")
-        kw["reports"] = _section(ReportSettings, data.get("reports", {}), "reports")
-        kw["auth"] = _section(AuthSettings, data.get("auth", {}), "auth")
     except (TypeError, ValueError) as exc:  # ValueError: a section's own checks (models, alerts, reports)
         raise ConfigError(str(exc)) from None
     kw["retention"] = {str(k): int(v) for k, v in data.get("retention", {}).items()}
@@ -269,11 +264,7 @@ def _settings_of(data: dict[str, Any]) -> Settings:
             raise ConfigError(str(exc)) from None
     kw["extra_streams"] = tuple(extra)
     kw["dashboards"] = dict(data.get("dashboards", {}))
-    known_sections = {
-        *("host", "port", "dsn", "database", "data_dir"),
-        *("writer", "limits", "sql", "transport", "warehouse", "models", "alerts", "reports", "auth", "retention", "streams", "dashboards"),
-    }
-    unknown_sections = set(data) - known_sections
+    unknown_sections = set(data) - {*TOP_LEVEL, *ENV_SECTIONS, *DECLARATIONS}
     if unknown_sections:
         raise ConfigError(f"unknown sections {sorted(unknown_sections)}")
     settings = Settings(**kw)
