@@ -76,7 +76,7 @@ def test_pending_firing_resolved_across_a_restart_with_webhooks(make_vitrina: An
         alert = firing["alerts"][0]
         assert alert["labels"] == {"alertname": RULE, "severity": "critical"}
         assert alert["startsAt"] == "2026-05-01T12:00:30Z" and alert["endsAt"] == "0001-01-01T00:00:00Z"
-        assert alert["annotations"]["description"] == "Share of failed attempts: 0.8"
+        assert alert["annotations"]["description"] == "Share of the items first seen in the last minute that were not created: 0.8"
 
         assert state(evaluate(v, 6)) == "firing"
         assert state(evaluate(v, 7)) == "resolved"  # minute 7: everything created

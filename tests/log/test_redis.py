@@ -8,6 +8,7 @@ import json
 import random
 from typing import Any
 
+import httpx
 import redis
 
 from tests.log.helpers import assert_exactly_once, produce_and_kill, transport_config, wait_for
@@ -51,3 +52,9 @@ def test_foreign_entries_and_poison(redis_server: Redis, make_vitrina: Any) -> N
     assert rejected[0]["position"].startswith("store/")
     # the rollup's part becomes visible a moment after the raw part of the same insert
     wait_for(v, lambda: v.scalar("SELECT countMerge(events) FROM vitrina.store_events_1s") == 30, 10, "the rollup")
+
+
+def test_flush_is_refused_with_a_log_transport(redis_server: Redis, make_vitrina: Any) -> None:
+    v = make_vitrina(extra_args=["--redis", redis_server.url, "--no-loader"])
+    resp = httpx.post(f"{v.url}/v1/flush")
+    assert resp.status_code == 409 and "vitrina_loader_lag" in resp.json()["message"]

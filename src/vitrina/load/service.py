@@ -8,6 +8,8 @@ import logging
 import threading
 from typing import Protocol
 
+import redis
+
 from vitrina.config import TransportSettings
 from vitrina.core import Sink
 from vitrina.health import StorageHealth
@@ -99,6 +101,10 @@ class LoaderGroup:
                 problem = server.problem() if server is not None else None
                 if server is not None and problem is not None:
                     server.down(problem)
+                elif isinstance(exc, (ConnectionError, redis.ConnectionError)):
+                    # The server closed the connection before its port stopped answering (it is
+                    # going away): one line, and the next round sees it down.
+                    log.warning("loader %d lost its connection (%s); reconnecting", index, exc)
                 else:
                     log.exception("loader %d failed; restarting it", index)
                 self.stop_event.wait(backoff(failures))
