@@ -18,10 +18,10 @@ from tests.log.helpers import transport_config, wait_for
 from tests.log.services import Redis
 
 
-def up_refused(tmp_folder: Path, *args: str) -> tuple[int, str, float]:
+def up_refused(tmp_folder: Path, *args: str, config_text: str | None = None) -> tuple[int, str, float]:
     """`vitrina up` against a server that is not there: its exit code, output, and seconds."""
     config = tmp_folder / "c.toml"
-    config.write_text(transport_config())
+    config.write_text(transport_config() if config_text is None else config_text)
     cmd = [
         sys.executable,
         "-m",
@@ -67,23 +67,10 @@ def test_no_redis_at_start(tmp_folder: Path) -> None:
 
 def test_no_clickhouse_server_at_start(tmp_folder: Path) -> None:
     port = free_port()
-    config = tmp_folder / "c.toml"
-    config.write_text(f'dsn = "http://default:@127.0.0.1:{port}"\n[models]\nenabled = false\n[alerts]\nenabled = false\n')
-    cmd = [
-        sys.executable,
-        "-m",
-        "vitrina",
-        "up",
-        "--port",
-        str(free_port()),
-        "--data-dir",
-        str(tmp_folder / "data"),
-        "--config",
-        str(config),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "VITRINA_START_WAIT_S": "3"})
-    assert done.returncode != 0
-    check_one_line(done.stdout + done.stderr, "ClickHouse", f"127.0.0.1:{port}")
+    config = f'dsn = "http://default:@127.0.0.1:{port}"\n[models]\nenabled = false\n[alerts]\nenabled = false\n'
+    code, output, _ = up_refused(tmp_folder, config_text=config)
+    assert code != 0
+    check_one_line(output, "ClickHouse", f"127.0.0.1:{port}")
 
 
 def test_redis_stopped_while_running(services: Any, make_vitrina: Any) -> None:
