@@ -69,7 +69,8 @@ class Pipeline:
         for server in (clickhouse_server(s.warehouse_dsn, self.health), transport_server(s.transport, self.health)):
             if server is not None:
                 server.wait()
-        self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync)
+        # Owner: serve() holds the data folder's lock before the pipeline opens.
+        self.warehouse = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync, owner=True)
         applied = migrate(self.warehouse, self.streams.values(), s.retention)
         if applied:
             log.info("schema migrations applied: %s", applied)

@@ -140,4 +140,4 @@ def test_a_folder_a_server_holds_is_refused(tmp_folder: Path, make_vitrina: Any)
     assert refused.returncode != 0
     assert "another vitrina runs on" in refused.stderr and v.url in refused.stderr, refused.stderr
     unknown = run("import", str(path), "--stream", "nosuch", "--data-dir", str(v.data_dir))
-    assert unknown.returncode == 1 and "no stream 'nosuch'" in unknown.stderr
+    assert unknown.returncode == 2 and "no stream 'nosuch'" in unknown.stderr

@@ -33,12 +33,12 @@ def test_an_error_is_one_line_with_its_detail() -> None:
 
 
 def test_the_cli_prints_a_servers_refusal_in_one_line(vitrina: VitrinaProcess) -> None:
-    for args, says in (
-        (["models", "run", "nosuch"], "404: unknown model 'nosuch'; models: "),
-        (["sql", "SELECT 1 FORMAT CSV"], "403: "),
+    for args, says, code in (
+        (["models", "run", "nosuch"], "404: unknown model 'nosuch'; models: ", 2),  # a usage error, as offline
+        (["sql", "SELECT 1 FORMAT CSV"], "403: ", 1),
     ):
         done = cli(*args, "--url", vitrina.url)
-        assert done.returncode == 1, done.stderr
+        assert done.returncode == code, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(says), done.stderr
     refused = cli("sql", "SELECT 1 FORMAT CSV", "--url", vitrina.url).stderr

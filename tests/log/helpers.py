@@ -94,7 +94,16 @@ def assert_exactly_once(v: Any, prefix: str, total: int) -> None:
         "metrics": f"SELECT count() FROM vitrina.metrics {where}",
         **{t: f"SELECT countMerge(count) FROM vitrina.{t} {where}" for t in ("metrics_1s", "metrics_1m")},
     }
-    wait_for(v, lambda: all(v.scalar(q) >= total for q in queries.values()), 90, f"{total} events in raw and rollups")
+    seen: dict[str, int] = {}
+
+    def arrived() -> bool:
+        seen.update({table: v.scalar(q) for table, q in queries.items()})
+        return all(n >= total for n in seen.values())
+
+    try:
+        wait_for(v, arrived, 90, f"{total} events in raw and rollups")
+    except AssertionError as exc:  # how many did arrive, per table: lost rows, or a stalled loader
+        raise AssertionError(f"last seen {seen}: {exc}") from None
     counts = v.sql(f"SELECT metric_name, count() AS n FROM vitrina.metrics {where} GROUP BY metric_name")
     assert sum(r["n"] for r in counts) == total, "rows stored twice"
     assert all(r["n"] == PER_REQUEST for r in counts), [r for r in counts if r["n"] != PER_REQUEST][:5]

@@ -77,7 +77,7 @@ def test_cli_run_and_list_live_and_offline(make_vitrina: Any) -> None:
     assert offline.returncode == 0, offline.stderr
     assert "full" in offline.stdout
     unknown = cli("models", "run", "nope", "--data-dir", str(v.data_dir))
-    assert unknown.returncode != 0 and "unknown model" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown model" in unknown.stderr
 
 
 def test_declarations_order_and_windows() -> None:

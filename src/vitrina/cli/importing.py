@@ -25,9 +25,9 @@ from vitrina.load.importing import BATCH_ROWS, DEFAULT_RATE, Imported, Importer
 console = Console(stderr=True)
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]{escape(message)}[/red]")
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 def _run_files(settings: Settings, files: list[Path], stream: str, rate: float, batch_rows: int) -> list[Imported]:
@@ -36,7 +36,9 @@ def _run_files(settings: Settings, files: list[Path], stream: str, rate: float, 
     from vitrina.warehouse.schema import migrate
     from vitrina.warehouse.sink import WarehouseSink
 
-    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster))
+    # Owner: on the embedded engine the folder's lock is held (_lock), so a crashed import's
+    # rerun stores what the crash lost.
+    wh = Warehouse(parse_dsn(settings.warehouse_dsn, settings.database, settings.warehouse.cluster), owner=True)
     try:
         migrate(wh, settings.streams.values(), settings.retention)
         importer = Importer(settings.streams[stream], WarehouseSink(wh), batch_rows, rate)
@@ -86,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(config, data_dir=data_dir)
         if stream not in settings.streams:
-            raise _fail(f"vitrina import: no stream {stream!r}; streams: {', '.join(sorted(settings.streams))}")
+            raise _fail(f"vitrina import: no stream {stream!r}; streams: {', '.join(sorted(settings.streams))}", 2)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise _fail(f"vitrina import: no such file: {', '.join(missing)}")

@@ -19,8 +19,9 @@ KeyOpt = Annotated[
 
 
 def call(method: str, url: str, *, key: str | None = None, timeout: float = 120, **kw: Any) -> Any:
-    """The JSON answer of a 200; anything else is printed and exits 1. `key` is sent as a
-    bearer token."""
+    """The JSON answer of a 200; anything else is printed and exits: 2 for a 404 (the command
+    named a model, stream or seller the server does not have, a usage error as it is offline),
+    1 otherwise. `key` is sent as a bearer token."""
     if key:
         kw["headers"] = {**(kw.get("headers") or {}), "authorization": f"Bearer {key}"}
     try:
@@ -31,7 +32,7 @@ def call(method: str, url: str, *, key: str | None = None, timeout: float = 120,
     if resp.status_code != 200:
         hint = f" (pass --key or set {KEY_ENV})" if resp.status_code == 401 and not key else ""
         _console.print(f"[red]{resp.status_code}:[/red] {escape(_reason(resp))}{hint}", soft_wrap=True)  # one line, however wide
-        raise typer.Exit(1)
+        raise typer.Exit(2 if resp.status_code == 404 else 1)
     return resp.json()
 
 

@@ -15,6 +15,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from vitrina.config import SqlSettings
+from vitrina.warehouse import crash
 from vitrina.warehouse.cluster import policy_for
 from vitrina.warehouse.engine import EnginePolicy, to_create
 
@@ -93,14 +94,20 @@ def parse_dsn(url: str, database: str = "vitrina", cluster: str | None = None) -
 
 class Warehouse:
     """A writer client and a separate read-only client (its session is locked with readonly=1,
-    which on chdb must be a different connection handle: settings are per handle)."""
+    which on chdb must be a different connection handle: settings are per handle).
 
-    def __init__(self, dsn: Dsn, *, fsync: bool = False) -> None:
+    `owner`: this process holds the embedded engine's data folder and will replay what a
+    killed predecessor left unconfirmed; the deduplication ids a crash left without their parts
+    are dropped first (warehouse/crash.py), so those replays are stored."""
+
+    def __init__(self, dsn: Dsn, *, fsync: bool = False, owner: bool = False) -> None:
         self.dsn = dsn
         self.database = dsn.database
         if dsn.embedded:
             assert dsn.path is not None
             dsn.path.mkdir(parents=True, exist_ok=True)
+            if owner:
+                crash.repair(dsn.path)
             self._connect_url = f"chdb://{dsn.path.resolve()}"
         else:
             self._connect_url = dsn.url
