@@ -60,22 +60,16 @@ def part_range(name: str) -> PartRange | None:
 def repair(data_path: Path) -> int:
     """Drop, in every table's deduplication log under `data_path` (a chdb folder no running
     engine has open), the ids of parts that are not on disk. Returns how many were dropped."""
-    dropped = 0
-    for logs in _log_folders(data_path):
-        dropped += _repair_table(logs)
-    return dropped
+    return sum(_repair_table(logs, table) for table, logs in _log_folders(data_path).items())
 
 
-def _log_folders(data_path: Path) -> list[Path]:
-    """Each table's log folder once: Atomic databases keep tables under store/, older ones under data/."""
-    seen: dict[Path, Path] = {}
-    for pattern in (f"store/*/*/{LOGS_DIR}", f"data/*/*/{LOGS_DIR}"):
-        for folder in data_path.glob(pattern):
-            seen.setdefault(folder.resolve(), folder)
-    return sorted(seen.values())
+def _log_folders(data_path: Path) -> dict[str, Path]:
+    """Each table's log folder, by `database.table`: data/DB/TABLE is the table's folder, or
+    (Atomic databases) a link to it under store/."""
+    return {f"{logs.parent.parent.name}.{logs.parent.name}": logs for logs in sorted(data_path.glob(f"data/*/*/{LOGS_DIR}"))}
 
 
-def _repair_table(logs: Path) -> int:
+def _repair_table(logs: Path, table: str) -> int:
     files = sorted(logs.glob("deduplication_log_*.txt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     if not files:
         return 0
@@ -97,7 +91,7 @@ def _repair_table(logs: Path) -> int:
             os.fsync(out.fileno())
         log.warning(
             "%s: %d deduplication ids named parts a crash never committed (%s); dropped, so their batches are stored when replayed",
-            logs.parent.name,
+            table,
             len(orphans),
             ", ".join(sorted(p for _, p in orphans)),
         )
