@@ -31,10 +31,15 @@ FIGURES: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
         "ack=wal single events (req/s)": lambda r: float(r["ack_wal"]["single"]["rps"]),
         "ack=insert single events (req/s)": lambda r: float(r["ack_insert"]["single"]["rps"]),
         "bare app single events (req/s)": lambda r: float(r["bare"]["rps"]),
+        # The bare app is the same code on both sides: a run's vitrina figure over its bare
+        # figure takes out how fast the machine happened to be during that run.
+        "ack=wal single / bare, same run (%)": lambda r: 100 * float(r["ack_wal"]["single"]["rps"]) / float(r["bare"]["rps"]),
+        "ack=wal server CPU per request (us)": lambda r: float(r["ack_wal"]["single"]["cpu_us_per_request"]),
     },
     "transport": {
         "Kafka loader (events/s)": lambda r: float(r["loader"]["rate"]),
         "bare consume (msg/s)": lambda r: float(r["bare"]["rate"]),
+        "Kafka loader / bare consume, same run (%)": lambda r: 100 * float(r["loader"]["rate"]) / float(r["bare"]["rate"]),
     },
 }
 
@@ -66,7 +71,7 @@ def main() -> None:
     for name, read in FIGURES[opts.bench].items():
         a = statistics.median(read(r) for r in seen["old"])
         b = statistics.median(read(r) for r in seen["new"])
-        print(f"{name:<36} old {a:>12,.0f}   new {b:>12,.0f}   new/old {b / a:.1%}")
+        print(f"{name:<42} old {a:>12,.1f}   new {b:>12,.1f}   new/old {b / a:.1%}")
 
 
 if __name__ == "__main__":
