@@ -84,7 +84,7 @@ def loaded_rows(v: Any, prefix: str) -> int:
     return int(v.scalar(f"SELECT count() FROM vitrina.metrics WHERE startsWith(metric_name, '{prefix}-')"))
 
 
-def assert_exactly_once(v: Any, prefix: str, total: int) -> None:
+def assert_exactly_once(v: Any, prefix: str, total: int, timeout: float = 90) -> None:
     """Every event once in the raw table and in both rollups. Waits for all three first: the
     loader inserts asynchronously, and within one insert the raw part and each view's part
     become visible one after another (a check right after the raw count was once 100 short
@@ -101,7 +101,7 @@ def assert_exactly_once(v: Any, prefix: str, total: int) -> None:
         return all(n >= total for n in seen.values())
 
     try:
-        wait_for(v, arrived, 90, f"{total} events in raw and rollups")
+        wait_for(v, arrived, timeout, f"{total} events in raw and rollups")
     except AssertionError as exc:  # how many did arrive, per table: lost rows, or a stalled loader
         raise AssertionError(f"last seen {seen}: {exc}") from None
     counts = v.sql(f"SELECT metric_name, count() AS n FROM vitrina.metrics {where} GROUP BY metric_name")
