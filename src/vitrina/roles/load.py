@@ -14,6 +14,7 @@ from vitrina.load.service import LoaderGroup
 from vitrina.roles.ops import OpsServer
 from vitrina.runtime import settle_gc
 from vitrina.selfmetrics import PipelineMetrics
+from vitrina.serve.server import lock_data_dir
 from vitrina.warehouse.client import Warehouse, parse_dsn
 from vitrina.warehouse.schema import migrate
 from vitrina.warehouse.sink import WarehouseSink
@@ -37,12 +38,12 @@ class LoadRole:
         problem = self.problem or self.health.problem()
         return problem, {"loaders": len(self.group.threads) if self.group else 0}
 
-    def _warehouse(self) -> Warehouse | None:
+    def _warehouse(self, owner: bool) -> Warehouse | None:
         """Connected and migrated, retried until the warehouse answers; None if stopped first."""
         s, pause = self.settings, 0.5
         while not self.stop.is_set():
             try:
-                wh = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync)
+                wh = Warehouse(parse_dsn(s.warehouse_dsn, s.database, s.warehouse.cluster), fsync=s.writer.fsync, owner=owner)
                 migrate(wh, s.streams.values(), s.retention)
                 return wh
             except Exception as exc:
@@ -57,7 +58,13 @@ class LoadRole:
             signal.signal(sig, lambda *_: self.stop.set())
         if ops is not None:
             ops.start()
-        wh = self._warehouse()
+        # On the embedded engine the folder is this process's alone, as for `vitrina up`: with
+        # its lock held, the warehouse repairs what a killed predecessor left before the
+        # loaders replay it (warehouse/crash.py). The lock goes with the process.
+        embedded = parse_dsn(self.settings.warehouse_dsn).embedded
+        if embedded:
+            lock_data_dir(self.settings.data_dir)
+        wh = self._warehouse(owner=embedded)
         if wh is None:
             return
         self.group = LoaderGroup(self.settings.transport, self.settings.streams, wh, WarehouseSink(wh), self.metrics, self.health)
