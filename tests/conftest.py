@@ -51,6 +51,12 @@ def wait_until(check: Any, timeout: float = 30.0, what: str = "condition", inter
 INTAKE_PATHS = ("/v1/streams/", "/upload/metrics/", "/events/")
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM a vitrina process (a server or a role) and wait for its exit code."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout)
+
+
 class VitrinaProcess:
     """One `vitrina up` on a data folder; can be stopped, killed and started again."""
 
@@ -93,9 +99,7 @@ class VitrinaProcess:
     def stop(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait: the clean shutdown path (drains the writer)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self.proc = None
+        code, self.proc = terminate(self.proc, timeout), None
         return code
 
     def kill(self) -> None:

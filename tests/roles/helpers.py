@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, GaveUp, free_port, wait_until
+from tests.conftest import ROOT, GaveUp, free_port, terminate, wait_until
 
 
 class Role:
@@ -64,9 +64,7 @@ class Role:
 
     def stop(self, timeout: float = 70.0) -> int:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self.proc = None
+        code, self.proc = terminate(self.proc, timeout), None
         return code
 
     def kill(self) -> None:
