@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.compare REV intake --seconds 10
     .venv/bin/python -m bench.compare REV transport --events 500000
+    .venv/bin/python -m bench.compare REV hotpath --requests 50000
 
 REV (a commit, for example the one before a refactor) is checked out into a temporary git
 worktree; each round runs the benchmark there and here, in A B B A order, so that a machine
@@ -36,6 +37,12 @@ FIGURES: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
         "ack=wal single / bare, same run (%)": lambda r: 100 * float(r["ack_wal"]["single"]["rps"]) / float(r["bare"]["rps"]),
         "ack=wal server CPU per request (us)": lambda r: float(r["ack_wal"]["single"]["cpu_us_per_request"]),
     },
+    "hotpath": {
+        "Python calls per request": lambda r: float(r["vitrina"]["calls"]),
+        "event-loop CPU per request (us)": lambda r: float(r["vitrina"]["loop_us"]),
+        "process CPU per request (us)": lambda r: float(r["vitrina"]["process_us"]),
+        "event-loop CPU / bare app's, same run (x)": lambda r: float(r["vitrina"]["loop_us"]) / float(r["bare"]["loop_us"]),
+    },
     "transport": {
         "Kafka loader (events/s)": lambda r: float(r["loader"]["rate"]),
         "bare consume (msg/s)": lambda r: float(r["bare"]["rate"]),
@@ -45,9 +52,12 @@ FIGURES: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
 
 
 def run(tree: Path, bench: str, args: list[str]) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{tree}")
-    subprocess.run([sys.executable, "-m", f"bench.{bench}", *args], cwd=tree, env=env, check=True)
-    result: dict[str, Any] = json.loads((tree / "bench" / "results" / f"{bench}.json").read_text())
+    """The benchmark on `tree`'s code; a benchmark newer than the old revision is this
+    checkout's script run on the old revision's `src/`."""
+    scripts = tree if (tree / "bench" / f"{bench}.py").exists() else ROOT
+    env = dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{scripts}")
+    subprocess.run([sys.executable, "-m", f"bench.{bench}", *args], cwd=scripts, env=env, check=True)
+    result: dict[str, Any] = json.loads((scripts / "bench" / "results" / f"{bench}.json").read_text())
     return result
 
 
