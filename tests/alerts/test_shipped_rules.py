@@ -28,6 +28,7 @@ from vitrina.warehouse.schema import migrate
 DAY = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 MINUTES = 13  # of traffic; rules are evaluated every 30 s from minute 1
 UPLOADS_PER_S = 33  # the demo's share: 200 events/s over six streams
+SLOW_UPLOADS_PER_S = 3  # the share of `vitrina up --demo --demo-rate 20`
 QUOTES_PER_S = 2
 Event = dict[str, Any]
 Spoil = Callable[[Event, random.Random], Event]
@@ -50,12 +51,14 @@ def _insert(wh: Warehouse, stream: str, events: list[Event]) -> None:
     wh.insert_json_rows(stream, checked.rows)
 
 
-def traffic(wh: Warehouse, start: datetime, spoil_upload: Spoil | None = None, spoil_quote: Spoil | None = None) -> None:
+def traffic(
+    wh: Warehouse, start: datetime, spoil_upload: Spoil | None = None, spoil_quote: Spoil | None = None, uploads_per_s: int = UPLOADS_PER_S
+) -> None:
     """MINUTES of the simulator's uploads and quotes from `start`, each event passed through a spoiler."""
     rng = random.Random(start.toordinal())
     uploads, quotes = Uploads(), Quotes()
     t0 = start.timestamp()
-    up = [uploads(rng, t0 + i / UPLOADS_PER_S) for i in range(MINUTES * 60 * UPLOADS_PER_S)]
+    up = [uploads(rng, t0 + i / uploads_per_s) for i in range(MINUTES * 60 * uploads_per_s)]
     qs = [quotes(rng, t0 + i / QUOTES_PER_S) for i in range(MINUTES * 60 * QUOTES_PER_S)]
     _insert(wh, "uploads", [spoil_upload(e, rng) for e in up] if spoil_upload else up)
     _insert(wh, "quotes", [spoil_quote(e, rng) for e in qs] if spoil_quote else qs)
@@ -113,9 +116,13 @@ def test_every_shipped_rule_has_a_breaking_traffic() -> None:
     assert {spec["name"] for spec in default_rule_specs()} == set(BROKEN)
 
 
-def test_shipped_rules_stay_quiet_on_normal_traffic(db: Any) -> None:
-    traffic(db[0], DAY)
-    assert fired(db, DAY) == set()
+@pytest.mark.parametrize("uploads_per_s", [UPLOADS_PER_S, SLOW_UPLOADS_PER_S])
+def test_shipped_rules_stay_quiet_on_normal_traffic(db: Any, uploads_per_s: int) -> None:
+    """At the demo's rate and at a tenth of it: a simulated seller's retries do not wait for
+    the simulator's rate (sim/generators.py: RETRY_AFTER_S)."""
+    start = DAY - timedelta(days=1 if uploads_per_s == UPLOADS_PER_S else 2)
+    traffic(db[0], start, uploads_per_s=uploads_per_s)
+    assert fired(db, start) == set()
 
 
 @pytest.mark.parametrize("rule", sorted(BROKEN))

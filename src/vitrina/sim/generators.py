@@ -9,6 +9,7 @@ sessions) so that their sequences look like real traffic rather than independent
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import uuid
@@ -67,7 +68,12 @@ _BAD = ("http://localhost", "http://10.0.0.7", "https://broken.invalid")
 _EXTS = ("jpg", "png", "webp")
 # A few large sellers send a third of the items, so top-seller figures have something to show.
 _BIG_SELLERS = tuple(random.Random(1).sample(range(1000, 10000), 20))
-_NEW_ITEM_SHARE = 0.4  # above 1 / E[attempts per item] (~0.38), so the pool stays full
+# A seller retries a failed upload this long after the attempt (simulated seconds), whatever the
+# rate the simulator sends: the attempt-time figures and their alert rules then read the same at
+# `--demo-rate 20` as at 200. (A fixed pool of items in flight made the gap between two attempts
+# of one item the pool's size over the rate: at the demo's share on a busy laptop the mean
+# attempt time went past the 30 s rule on normal traffic.)
+RETRY_AFTER_S = (1.0, 5.0)
 
 
 @dataclass
@@ -92,11 +98,12 @@ def _media_url(rng: random.Random, ext: str) -> str:
 
 
 class Uploads:
-    """Product cards retried until created; each call is one attempt of one item."""
+    """Product cards retried until created; each call is one attempt: of the item whose retry
+    is due soonest if one is due at `now`, else of a new item."""
 
-    def __init__(self, in_flight: int = 64) -> None:
-        self.in_flight = in_flight
-        self.items: list[_Item] = []
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Item]] = []  # a heap: (retry time, tie-break, item)
+        self._pushed = 0
 
     def _new_item(self, rng: random.Random) -> _Item:
         big = rng.random() < 0.3
@@ -111,17 +118,12 @@ class Uploads:
         )
 
     def __call__(self, rng: random.Random, now: float) -> Event:
-        if not self.items or (len(self.items) < self.in_flight and rng.random() < _NEW_ITEM_SHARE):
-            self.items.append(self._new_item(rng))
-            index = len(self.items) - 1
-        else:
-            index = rng.randrange(len(self.items))
-        item = self.items[index]
+        item = heapq.heappop(self._due)[2] if self._due and self._due[0][0] <= now else self._new_item(rng)
         item.attempts += 1
         created = rng.random() < P_CREATED[min(item.attempts, 3) - 1]
-        if created:  # done: swap-remove keeps this O(1)
-            self.items[index] = self.items[-1]
-            self.items.pop()
+        if not created:
+            self._pushed += 1
+            heapq.heappush(self._due, (now + rng.uniform(*RETRY_AFTER_S), self._pushed, item))
         ts_ns = int(now * 1e9)
         event: Event = {
             "ts_ns": ts_ns,
