@@ -8,8 +8,9 @@ insert (through the commit path, load/commit.py), so a crash replays the batch; 
 multiples of `batch_rows`, time cuts are recorded first, load/plans.py), the token is the same
 and ClickHouse (the raw table and its materialized views) drops the replay.
 
-Threads: the consumer thread polls and cuts batches; one insert thread inserts them in order
-and hands finished offsets back for the consumer thread to commit.
+Threads: the consumer thread polls, cuts batches and validates those of foreign topics; one
+insert thread inserts them in order and hands finished offsets back for the consumer thread to
+commit.
 """
 
 from __future__ import annotations
