@@ -47,6 +47,10 @@ FIGURES: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
         "Kafka loader (events/s)": lambda r: float(r["loader"]["rate"]),
         "bare consume (msg/s)": lambda r: float(r["bare"]["rate"]),
         "Kafka loader / bare consume, same run (%)": lambda r: 100 * float(r["loader"]["rate"]) / float(r["bare"]["rate"]),
+        "foreign item_events, validated (events/s)": lambda r: float(r["loader_seed"]["rate"]),
+        "the same uploads, own topic (events/s)": lambda r: float(r["loader_own_uploads"]["rate"]),
+        "foreign / own metrics topic, same run (%)": lambda r: 100 * float(r["loader_seed"]["rate"]) / float(r["loader"]["rate"]),
+        "foreign / own uploads topic (%)": lambda r: 100 * float(r["loader_seed"]["rate"]) / float(r["loader_own_uploads"]["rate"]),
     },
 }
 
