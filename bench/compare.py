@@ -8,7 +8,9 @@ REV (a commit, for example the one before a refactor) is checked out into a temp
 worktree; each round runs the benchmark there and here, in A B B A order, so that a machine
 that slows down or speeds up during the run weighs on both sides alike. Both use this
 checkout's virtualenv; the old revision's `src/` and `bench/` come first on PYTHONPATH, so
-every process the benchmark starts (vitrina servers, loaders) runs the old code.
+every process the benchmark starts (vitrina servers, loaders) runs the old code. With
+--bench-here both sides run this checkout's benchmark script (a change to the script itself
+then weighs on both sides alike).
 """
 
 from __future__ import annotations
@@ -55,10 +57,10 @@ FIGURES: dict[str, dict[str, Callable[[dict[str, Any]], float]]] = {
 }
 
 
-def run(tree: Path, bench: str, args: list[str]) -> dict[str, Any]:
-    """The benchmark on `tree`'s code; a benchmark newer than the old revision is this
-    checkout's script run on the old revision's `src/`."""
-    scripts = tree if (tree / "bench" / f"{bench}.py").exists() else ROOT
+def run(tree: Path, bench: str, args: list[str], here: bool = False) -> dict[str, Any]:
+    """The benchmark on `tree`'s code; a benchmark newer than the old revision (or every
+    benchmark, `here`) is this checkout's script run on the old revision's `src/`."""
+    scripts = tree if (tree / "bench" / f"{bench}.py").exists() and not here else ROOT
     env = dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{scripts}")
     subprocess.run([sys.executable, "-m", f"bench.{bench}", *args], cwd=scripts, env=env, check=True)
     result: dict[str, Any] = json.loads((scripts / "bench" / "results" / f"{bench}.json").read_text())
@@ -70,6 +72,7 @@ def main() -> None:
     ap.add_argument("rev")
     ap.add_argument("bench", choices=sorted(FIGURES))
     ap.add_argument("--rounds", type=int, default=1, help="A B B A rounds")
+    ap.add_argument("--bench-here", action="store_true", help="both sides run this checkout's benchmark script")
     opts, rest = ap.parse_known_args()
     with tempfile.TemporaryDirectory(prefix="vitrina-compare-") as tmp:
         old = Path(tmp) / "old"
@@ -78,7 +81,7 @@ def main() -> None:
             seen: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
             for _ in range(opts.rounds):
                 for side in ("old", "new", "new", "old"):
-                    seen[side].append(run(old if side == "old" else ROOT, opts.bench, rest))
+                    seen[side].append(run(old if side == "old" else ROOT, opts.bench, rest, opts.bench_here))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
     print(f"\n== {opts.bench}: {opts.rev} (old) against the working tree (new), {2 * opts.rounds} runs each ==")

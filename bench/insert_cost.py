@@ -21,18 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import report
-from bench.transport import row, upload_row, warehouse
+from bench.transport import idle_merges, row, upload_row, warehouse
 from vitrina.warehouse.client import Warehouse
 
 COLUMNS = ["time", "metric_name", "metric_value", "tags"]
 PARSING = {"on (ClickHouse's default)": 1, "off (vitrina)": 0}
-
-
-def idle_merges(wh: Warehouse) -> None:
-    """Wait until no merge runs, so that the next measurement pays only for its own."""
-    deadline = time.monotonic() + 60
-    while wh.query("SELECT count() FROM system.merges").result_rows[0][0] and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def cpu_per_row(wh: Warehouse, table: str, fmt: str, blocks: list[bytes], rows: int, tag: str, **settings: Any) -> float:

@@ -155,6 +155,13 @@ def warehouse(folder: Path) -> Warehouse:
     return wh
 
 
+def idle_merges(wh: Warehouse) -> None:
+    """Wait until no merge runs, so that the next measurement pays only for its own."""
+    deadline = time.monotonic() + 60
+    while wh.query("SELECT count() FROM system.merges").result_rows[0][0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
     out: dict[str, Run] = {}
     broker = Tansu(folder).start()
@@ -185,12 +192,14 @@ def kafka_rates(folder: Path, events: int) -> dict[str, Run]:
         uploads_only = {"uploads": STREAMS["uploads"]}
         loader_up = KafkaLoader(replace(t, group="bench-own-uploads"), uploads_only, wh, WarehouseSink(wh), metrics, "own-up")
         assigned_up = lambda: bool(loader_up.consumer and loader_up.consumer.assignment())  # noqa: E731
+        idle_merges(wh)  # the metrics run's merges would be charged to this one
         out["loader_own_uploads"] = run_loader(loader_up, metrics, "uploads", seed_n, assigned_up, broker.proc.pid)
         fill_topic(broker.bootstrap, "item_events", seed_n, seed_upload, header=False)
         out["bare_seed"] = bare_consume(broker, "item_events", seed_n)
         t2 = replace(t, group="bench-seed", foreign={"item_events": "uploads"})
         loader2 = KafkaLoader(t2, {"uploads": STREAMS["uploads"]}, wh, WarehouseSink(wh), metrics, "bench-seed")
         assigned2 = lambda: bool(loader2.consumer and loader2.consumer.assignment())  # noqa: E731
+        idle_merges(wh)
         out["loader_seed"] = run_loader(loader2, metrics, "uploads", 2 * seed_n, assigned2, broker.proc.pid)
         wh.close()
     finally:
