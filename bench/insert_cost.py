@@ -4,7 +4,8 @@ warehouse's share of the Kafka loader's work (bench/transport.py).
 1. `metrics` by input format: JSONEachRow is what vitrina's topics carry; RowBinary and Native
    show what a binary topic format would save.
 2. JSONEachRow into `metrics` and `uploads` with ClickHouse's parallel parsing on (its default,
-   the baseline) and off (vitrina's insert setting), the two interleaved, medians of `--rounds`.
+   which vitrina keeps) and off, interleaved with the order flipped every round (the second
+   of a pair tends to cost less), medians of `--rounds`.
 
     .venv/bin/python -m bench.insert_cost [--rows 1000000] [--batch 100000] [--rounds 4]
 """
@@ -25,7 +26,7 @@ from bench.transport import idle_merges, row, upload_row, warehouse
 from vitrina.warehouse.client import Warehouse
 
 COLUMNS = ["time", "metric_name", "metric_value", "tags"]
-PARSING = {"on (ClickHouse's default)": 1, "off (vitrina)": 0}
+PARSING = {"on (ClickHouse's default, vitrina's)": 1, "off": 0}
 
 
 def cpu_per_row(wh: Warehouse, table: str, fmt: str, blocks: list[bytes], rows: int, tag: str, **settings: Any) -> float:
@@ -62,7 +63,7 @@ def by_parsing(wh: Warehouse, blocks: dict[str, list[bytes]], batch: int, rounds
     runs: dict[str, dict[str, list[float]]] = {t: {p: [] for p in PARSING} for t in blocks}
     for r in range(rounds):
         for table, bs in blocks.items():
-            for label, on in PARSING.items():
+            for label, on in PARSING.items() if r % 2 == 0 else reversed(PARSING.items()):
                 us = cpu_per_row(wh, table, "JSONEachRow", bs, len(bs) * batch, f"{table}:{on}:{r}", input_format_parallel_parsing=on)
                 runs[table][label].append(us)
     return {t: {p: statistics.median(v) for p, v in per.items()} for t, per in runs.items()}

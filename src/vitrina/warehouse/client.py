@@ -28,10 +28,6 @@ INSERT_PRIORITY, READER_PRIORITY = 1, 2
 INSERT_SETTINGS = {
     "deduplicate_blocks_in_dependent_materialized_views": 1,
     "input_format_skip_unknown_fields": 0,
-    # Parsing one big insert in several threads costs more CPU in all than one thread does
-    # (a fifth more for a loader batch of uploads rows, bench/insert_cost.py), and the
-    # loader's cores are already busy with its consumer and the broker.
-    "input_format_parallel_parsing": 0,
     "priority": INSERT_PRIORITY,
 }
 
