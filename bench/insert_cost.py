@@ -31,12 +31,12 @@ PARSING = {"on (ClickHouse's default, vitrina's)": 1, "off": 0}
 
 def cpu_per_row(wh: Warehouse, table: str, fmt: str, blocks: list[bytes], rows: int, tag: str, **settings: Any) -> float:
     """CPU µs per row: the inserts, then the merges they cause, until none runs."""
+    # binary formats carry no names: the columns are named (`_received` takes its default)
+    columns = COLUMNS if table == "metrics" else None
     idle_merges(wh)
     cpu = time.process_time()
     for i, block in enumerate(blocks):
         s = {**wh.insert_settings, **settings, "insert_deduplication_token": f"{tag}:{i}"}
-        # binary formats carry no names: the columns are named (`_received` takes its default)
-        columns = COLUMNS if table == "metrics" else None
         wh._insert_client.raw_insert(f"vitrina.{table}", columns, block, fmt=fmt, settings=s)
     time.sleep(0.5)  # merges are scheduled a little after the inserts
     idle_merges(wh)

@@ -324,8 +324,9 @@ class KafkaLoader:
     def _put(self, batch: _Cut, stop: threading.Event) -> None:
         if batch.part.route.foreign:
             # Validated here, while the insert thread inserts the batch before: the two
-            # overlap (chdb lets go of the GIL while it inserts), a fifth more foreign events
-            # per second (bench/transport.py). The messages are not needed any more.
+            # overlap (chdb lets go of the GIL while it inserts): 15 % more foreign events per
+            # second (bench.compare ... transport, docs/PERFORMANCE.md). The messages are not
+            # needed any more.
             batch.checked = self._checked(self._batch(batch), batch, stop.is_set)
             batch.values = []
         while not stop.is_set():
